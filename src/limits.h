@@ -1,0 +1,50 @@
+/*
+ * limits.h - every bound on untrusted input, in one place.
+ *
+ * Parsers reject input past these with SPIFFE_ERR_LIMIT and a message
+ * naming the limit.  Modules add their constants here, never locally.
+ */
+#ifndef SPIFFE_LIMITS_H
+#define SPIFFE_LIMITS_H
+
+/* SPIFFE IDs (SPIFFE-ID.md section 2.3). */
+#define SPIFFE_ID_MAX 2048          /* whole ID, bytes */
+#define SPIFFE_TD_MAX 255           /* trust domain name, bytes */
+
+/* JSON reader. */
+#define SPIFFE_JSON_MAX_DEPTH 32
+#define SPIFFE_JSON_MAX_INPUT (1u << 20)   /* 1 MiB document */
+#define SPIFFE_JSON_MAX_TOKENS 65536
+
+/* JWT-SVIDs. */
+#define SPIFFE_JWT_MAX (16u * 1024)        /* whole compact token */
+#define SPIFFE_JWT_MAX_AUDIENCES 32
+#define SPIFFE_JWT_DEFAULT_LEEWAY 60       /* seconds, like go-spiffe */
+
+/* Bundles. */
+#define SPIFFE_JWKS_MAX_KEYS 256
+#define SPIFFE_BUNDLE_MAX_CERTS 256
+#define SPIFFE_BUNDLE_SET_MAX 1024         /* trust domains in a set */
+
+/* X.509. */
+#define SPIFFE_X509_MAX_CHAIN 16
+#define SPIFFE_X509_MAX_DER (64u * 1024)   /* one certificate */
+
+/* HTTP/2 and HPACK. */
+#define SPIFFE_H2_MAX_FRAME 16384          /* our SETTINGS_MAX_FRAME_SIZE */
+#define SPIFFE_H2_MAX_HEADER_LIST 16384    /* decoded header list bytes */
+#define SPIFFE_H2_MAX_HEADER_BLOCK 65536   /* HEADERS+CONTINUATION bytes */
+#define SPIFFE_H2_MAX_STREAMS 100          /* concurrent streams */
+#define SPIFFE_HPACK_TABLE_SIZE 4096       /* dynamic table, bytes */
+#define SPIFFE_HPACK_MAX_STRING 8192       /* one decoded name or value */
+
+/* gRPC. */
+#define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
+
+/* HTTP/1.1. */
+#define SPIFFE_HTTP_MAX_REQUEST_LINE 8192
+#define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384
+#define SPIFFE_HTTP_MAX_HEADERS 64
+#define SPIFFE_HTTP_MAX_BODY (1u << 20)
+
+#endif

@@ -1,0 +1,53 @@
+#!/bin/sh
+# run.sh - runs every test and prints "N passed, N failed" last.
+#
+#   test/run.sh BUILD_DIR [--unit-only]
+#
+# Unit tests are BUILD_DIR/test/test_* binaries; integration tests are
+# test/*_test.sh scripts, run with BUILD_DIR as their argument.  Each
+# prints "RESULT <passed> <failed>"; a test that prints no RESULT line or
+# exits non-zero with no failures counted is counted as one failure.
+# $QEMU, if set, runs the unit binaries (cross builds).
+set -u
+b=${1:?usage: run.sh BUILD_DIR [--unit-only]}
+mode=${2:-all}
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+tally() { # name, status
+	r=$(grep '^RESULT ' "$log" | tail -n 1)
+	if [ -z "$r" ]; then
+		echo "FAIL $1: no result (exit $2)"
+		tail -n 20 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		return
+	fi
+	set -- "$1" "$2" $r
+	p=$4 f=$5
+	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $1: exit $2"
+		tail -n 20 "$log" | sed 's/^/    /'
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	grep -E '^(FAIL|SKIP)' "$log" | sed 's/^/    /'
+	printf '%-40s %4d passed, %d failed\n' "$1" "$p" "$f"
+}
+
+for t in "$b"/test/test_*; do
+	[ -x "$t" ] || continue
+	${QEMU:-} "$t" > "$log" 2>&1
+	tally "$(basename "$t")" $?
+done
+if [ "$mode" != "--unit-only" ]; then
+	for s in test/*_test.sh; do
+		[ -f "$s" ] || continue
+		sh "$s" "$b" > "$log" 2>&1
+		tally "$(basename "$s" .sh)" $?
+	done
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
