@@ -179,7 +179,13 @@ $(O)/fuzz/%: $(O)/obj/test/fuzz/%.o $(LIBS)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIBS) $(LDLIBS)
 
 # --- the rest -------------------------------------------------------------
-bench: all
+BENCH_SRCS := $(wildcard test/bench/bench_*.c)
+BENCHES := $(BENCH_SRCS:test/bench/%.c=$(O)/bench/%)
+$(O)/bench/%: $(O)/obj/test/bench/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+bench: all $(BENCHES)
 	@sh test/bench.sh $(O)
 
 demo: all
@@ -207,5 +213,5 @@ help:
 
 -include $(wildcard $(LIB_OBJS:.o=.d) $(MBEDTLS_OBJS:.o=.d) \
 	$(NANOPB_OBJS:.o=.d) $(O)/obj/src/cmd/*.d $(O)/obj/test/*.d \
-	$(O)/obj/test/fuzz/*.d)
+	$(O)/obj/test/fuzz/*.d $(O)/obj/test/bench/*.d)
 .SECONDARY:
