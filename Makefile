@@ -79,7 +79,7 @@ endif
 endif
 endif
 
-INCLUDES := -Isrc -Iproto -I$(NANOPB_SRC) -Ithird_party \
+INCLUDES := -iquote src -iquote proto -I$(NANOPB_SRC) -Ithird_party \
 	-I$(MBEDTLS_SRC)/include
 # Our code: warnings are errors.  User CFLAGS come last.
 ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(WERROR) $(INCLUDES) \

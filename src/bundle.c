@@ -180,7 +180,9 @@ int spiffe_bundle_set_x509_pem(spiffe_bundle *b, const char *pem,
 					 (unsigned)-prc);
 			break;
 		}
-		rc = add_der(&list, &n, ctx.buf, ctx.buflen, eb);
+		size_t dlen;
+		const unsigned char *d = mbedtls_pem_get_buffer(&ctx, &dlen);
+		rc = add_der(&list, &n, d, dlen, eb);
 		mbedtls_pem_free(&ctx);
 		if (rc != 0)
 			break;
