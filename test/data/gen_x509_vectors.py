@@ -26,7 +26,8 @@ import struct
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import (ec, ed25519, padding,
+                                                       rsa, x25519)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,6 +127,74 @@ def make(cn, issuer=None, key=None, ca=False, pathlen=None, usage=None,
     if hash_alg is None:
         hash_alg = hashes.SHA256()
     return Cert(b.sign(signer, hash_alg), key)
+
+
+# --- minimal DER, to re-sign a certificate with RSASSA-PSS ----------------
+
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def tlv(tag, body):
+    return bytes([tag]) + der_len(len(body)) + body
+
+
+def der_items(body):
+    """Splits the contents of a constructed element into whole TLVs."""
+    out, i = [], 0
+    while i < len(body):
+        j = i + 1
+        n = body[j]
+        j += 1
+        if n & 0x80:
+            k = n & 0x7F
+            n = int.from_bytes(body[j:j + k], "big")
+            j += k
+        out.append(body[i:j + n])
+        i = j + n
+    return out
+
+
+def der_body(el):
+    j = 2 + (el[1] & 0x7F if el[1] & 0x80 else 0)
+    return el[j:]
+
+
+def oid(dotted):
+    parts = [int(x) for x in dotted.split(".")]
+    out = bytes([parts[0] * 40 + parts[1]])
+    for v in parts[2:]:
+        enc = [v & 0x7F]
+        v >>= 7
+        while v:
+            enc.insert(0, 0x80 | (v & 0x7F))
+            v >>= 7
+        out += bytes(enc)
+    return tlv(0x06, out)
+
+
+def pss_sha256_algid():
+    """RSASSA-PSS, SHA-256, MGF1 with SHA-256, salt 32 (RFC 4055)."""
+    sha256 = tlv(0x30, oid("2.16.840.1.101.3.4.2.1") + b"\x05\x00")
+    mgf1 = tlv(0x30, oid("1.2.840.113549.1.1.8") + sha256)
+    params = tlv(0x30, tlv(0xA0, sha256) + tlv(0xA1, mgf1) +
+                 tlv(0xA2, tlv(0x02, b"\x20")))
+    return tlv(0x30, oid("1.2.840.113549.1.1.10") + params)
+
+
+def resign_pss(cert, rsa_key):
+    """The same certificate, signed by rsa_key with RSASSA-PSS/SHA-256."""
+    tbs_items = der_items(der_body(cert.cert.tbs_certificate_bytes))
+    alg = pss_sha256_algid()
+    tbs_items[2] = alg      # after [0] version and serialNumber
+    tbs = tlv(0x30, b"".join(tbs_items))
+    sig = rsa_key.sign(tbs, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                        salt_length=32), hashes.SHA256())
+    der = tlv(0x30, tbs + alg + tlv(0x03, b"\x00" + sig))
+    return Cert(x509.load_der_x509_certificate(der), cert.key)
 
 
 def write(fname, data):
@@ -278,6 +347,21 @@ def main():
               uris=("spiffe://example.org",))
     c = make("intermediate-pathlen-exceeded", issuer=i2)
     write_svid("intermediate-pathlen-exceeded", [c, i2, i1], c.key)
+
+    # An RSA root, and a leaf it signs with RSASSA-PSS.
+    rsa_root_key = rsa.generate_private_key(public_exponent=65537,
+                                            key_size=2048)
+    rsa_root = make("example.org RSA root CA", key=rsa_root_key, ca=True,
+                    uris=("spiffe://example.org",))
+    write("rsa-root-ca.pem", rsa_root.pem())
+    c = resign_pss(make("leaf-rsa-pss", issuer=rsa_root), rsa_root_key)
+    write_svid("leaf-rsa-pss", [c], c.key)
+
+    # Private keys of types an SVID may not have (PKCS#8 DER).
+    write("x25519-key.der", pkcs8(x25519.X25519PrivateKey.generate(),
+                                  serialization.Encoding.DER))
+    write("ed25519-key.der", pkcs8(ed25519.Ed25519PrivateKey.generate(),
+                                   serialization.Encoding.DER))
 
     # The leaf's certificate with some other P-256 key.
     write("key-mismatch.pem", good.pem())
