@@ -35,7 +35,7 @@
 _Static_assert(MBEDTLS_X509_MAX_VERIFY_CHAIN_SIZE <= SPIFFE_X509_MAX_PATH,
 	       "a path mbedTLS accepts must fit spiffe_x509_verified.path");
 
-/* ---- small helpers ---------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------ */
 
 /* mbedTLS's text for rc, then its code: "X509 - ... (-0x2180)". */
 static const char *mbed_str(int rc, char *buf, size_t n)
@@ -143,8 +143,8 @@ int spiffe_x509_id_from_cert(const mbedtls_x509_crt *crt, spiffe_id *id,
 		return spiffe_fail(eb, SPIFFE_ERR_X509,
 				   "certificate contains no URI SAN");
 	if (n > 1)
-		return spiffe_fail(eb, SPIFFE_ERR_X509,
-				   "certificate contains more than one URI SAN");
+		return spiffe_fail(eb, SPIFFE_ERR_X509, "certificate contains "
+				   "more than one URI SAN");
 	if (uri->tag & MBEDTLS_ASN1_CONSTRUCTED)
 		return spiffe_fail(eb, SPIFFE_ERR_X509,
 				   "certificate URI SAN is not an IA5String");
@@ -672,7 +672,8 @@ static const char *unprocessed_constraint(const mbedtls_x509_crt *c)
 					 MBEDTLS_ASN1_SEQUENCE) != 0)
 			return "a malformed extension";
 		next = p + len;
-		if (mbedtls_asn1_get_tag(&p, next, &len, MBEDTLS_ASN1_OID) != 0)
+		if (mbedtls_asn1_get_tag(&p, next, &len,
+					 MBEDTLS_ASN1_OID) != 0)
 			return "a malformed extension";
 		/* id-ce (2.5.29) is 55 1d in DER. */
 		if (len == 3 && p[0] == 0x55 && p[1] == 0x1d) {
@@ -760,8 +761,8 @@ static int path_error(const struct vpath *v, const mbedtls_x509_crt *chain,
 							 tb, sizeof(tb)));
 		if (f & MBEDTLS_X509_BADCERT_FUTURE)
 			return spiffe_fail(eb, SPIFFE_ERR_EXPIRED, MSG_VERIFY
-					   "CA certificate at depth %zu is not "
-					   "yet valid (not before %s)", d,
+					   "CA certificate at depth %zu is "
+					   "not yet valid (not before %s)", d,
 					   x509_time_str(
 						   &v->crt[d]->valid_from, tb,
 						   sizeof(tb)));
@@ -929,8 +930,8 @@ static int verify(const mbedtls_x509_crt *chain,
 	for (d = 1; d < v.depth; d++) {
 		if ((what = unprocessed_constraint(v.crt[d])) != NULL)
 			return spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED,
-					   MSG_VERIFY "CA certificate at depth "
-					   "%zu has %s, which is not "
+					   MSG_VERIFY "CA certificate at "
+					   "depth %zu has %s, which is not "
 					   "supported", d, what);
 	}
 
@@ -1133,9 +1134,12 @@ int spiffe_x509_key_write_pkcs8(const mbedtls_pk_context *key,
 	}
 	mbedtls_platform_zeroize(buf, SPIFFE_X509_MAX_KEY);
 	free(buf);
+	if (rc == MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE)
+		return spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED,
+				   "x509svid: cannot write private key: only "
+				   "EC and RSA keys are supported");
 	if (rc <= 0)
-		return spiffe_fail(eb, rc == MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE
-				   ? SPIFFE_ERR_UNSUPPORTED : SPIFFE_ERR_CRYPTO,
+		return spiffe_fail(eb, SPIFFE_ERR_CRYPTO,
 				   "x509svid: cannot write private key: %s",
 				   mbed_str(rc, m, sizeof(m)));
 	if (*out == NULL)

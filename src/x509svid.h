@@ -39,7 +39,7 @@ typedef struct spiffe_x509svid {
 	size_t nchain;                /* certificates in chain, 0 = empty */
 	mbedtls_pk_context key;       /* private key of the leaf */
 	size_t hint_len;              /* 0 = no hint */
-	char hint[SPIFFE_SVID_HINT_MAX + 1]; /* Workload API hint, terminated */
+	char hint[SPIFFE_SVID_HINT_MAX + 1]; /* Workload API hint, + NUL */
 } spiffe_x509svid;
 
 /* Starts an empty SVID. */

@@ -178,7 +178,7 @@ static int verify_file(const char *name, const spiffe_bundle_set *set,
 
 static spiffe_bundle_set *example;      /* example.org: root-ca.pem */
 
-/* ---- parse: good ---------------------------------------------------------- */
+/* ---- parse: good -------------------------------------------------------- */
 
 TEST(parse_pem_good_leaf)
 {
@@ -281,7 +281,7 @@ TEST(parse_accepts_what_only_verify_rejects)
 	spiffe_x509svid_free(&s);
 }
 
-/* ---- parse: every rule, exact outcome ------------------------------------- */
+/* ---- parse: every rule, exact outcome ----------------------------------- */
 
 struct parse_case {
 	const char *base;
@@ -626,7 +626,8 @@ TEST(hint_rules)
 	CHECK_INT(spiffe_x509svid_set_hint(&s, big, sizeof(big) - 1, &eb), 0);
 	CHECK_INT(s.hint_len, SPIFFE_SVID_HINT_MAX);
 	CHECK_INT(s.hint[SPIFFE_SVID_HINT_MAX], 0);
-	CHECK_INT(spiffe_x509svid_set_hint(&s, "a\0b", 3, &eb), SPIFFE_ERR_ARG);
+	CHECK_INT(spiffe_x509svid_set_hint(&s, "a\0b", 3, &eb),
+		  SPIFFE_ERR_ARG);
 	CHECK_STR(eb.msg, "x509svid: hint contains a NUL byte");
 	CHECK_INT(spiffe_x509svid_set_hint(&s, NULL, 0, &eb), 0);
 	CHECK_INT(s.hint_len, 0);
@@ -645,7 +646,7 @@ TEST(free_is_safe_on_zeroed_struct)
 	CHECK_INT(s.nchain, 0);
 }
 
-/* ---- verify: go-spiffe's Verify tests, then the spec's additions ------- */
+/* ---- verify: go-spiffe's Verify tests, then the spec's additions -------- */
 
 TEST(verify_empty_chain)
 {
@@ -1057,7 +1058,7 @@ TEST(verify_ignores_unused_presented_certs)
 	mbedtls_x509_crt_free(&chain);
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
 
 TEST(id_from_cert)
 {
@@ -1165,7 +1166,8 @@ TEST(key_write_rsa_matches_openssl)
 TEST(key_write_pkcs8_round_trip)
 {
 	static const char *const bases[] = {
-		"good-leaf", "good-leaf-p384", "good-leaf-p521", "good-leaf-rsa",
+		"good-leaf", "good-leaf-p384", "good-leaf-p521",
+		"good-leaf-rsa",
 	};
 	spiffe_x509svid s, t;
 	spiffe_errbuf eb;
