@@ -214,9 +214,32 @@ def write_svid(base, certs, key):
 
 
 def seed(fname, chain_der, key_der):
-    """Fuzz input: 2-byte big-endian chain length, chain, then key."""
-    with open(os.path.join(SEEDS, fname), "wb") as f:
-        f.write(struct.pack(">H", len(chain_der)) + chain_der + key_der)
+    """
+    Fuzz inputs, one a mode: a 2-byte big-endian header (top two bits the
+    mode: 0 DER parse, 1 PEM parse, 2 verify, 3 all; low 14 bits the chain
+    length), the chain, then the key.  The PEM seeds carry PEM text.
+    """
+    def pem(der, label):
+        import base64
+        b = base64.b64encode(der).decode()
+        lines = [b[i:i + 64] for i in range(0, len(b), 64)]
+        return ("-----BEGIN %s-----\n%s\n-----END %s-----\n" %
+                (label, "\n".join(lines), label)).encode()
+
+    certs = []
+    rest = chain_der
+    while rest:
+        n = 2 + (rest[1] & 0x7F if rest[1] & 0x80 else 0)
+        n += int.from_bytes(rest[2:n], "big") if rest[1] & 0x80 else rest[1]
+        certs.append(rest[:n])
+        rest = rest[n:]
+    chain_pem = b"".join(pem(c, "CERTIFICATE") for c in certs)
+    key_pem = pem(key_der, "PRIVATE KEY") if key_der else b""
+    for mode, c, k in ((0, chain_der, key_der), (1, chain_pem, key_pem),
+                       (2, chain_der, b""), (3, chain_der, key_der)):
+        assert len(c) < 1 << 14
+        with open(os.path.join(SEEDS, "%s-%d" % (fname, mode)), "wb") as f:
+            f.write(struct.pack(">H", mode << 14 | len(c)) + c + k)
 
 
 def main():
@@ -388,6 +411,18 @@ def main():
     seed("good-leaf-rsa", rc.der(), pkcs8(rc.key, serialization.Encoding.DER))
     seed("key-mismatch", good.der(), pkcs8(p256(), serialization.Encoding.DER))
     seed("empty", b"", b"")
+    for base in ("other-td", "expired-leaf", "leaf-no-keyusage",
+                 "two-uri-sans", "intermediate-pathlen-exceeded",
+                 "intermediate-not-ca", "leaf-rsa-1024", "leaf-sha1"):
+        with open(os.path.join(OUT, base + ".pem"), "rb") as f:
+            blocks = f.read().split(b"-----END CERTIFICATE-----")
+        chain = b"".join(
+            x509.load_pem_x509_certificate(b + b"-----END CERTIFICATE-----")
+            .public_bytes(serialization.Encoding.DER)
+            for b in blocks if b.strip())
+        with open(os.path.join(OUT, base + "-key.pem"), "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        seed(base, chain, pkcs8(key, serialization.Encoding.DER))
 
 
 if __name__ == "__main__":
