@@ -3,7 +3,6 @@
  */
 #include "x509svid.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,6 @@
 #include <mbedtls/pem.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/psa_util.h>
-#include <mbedtls/rsa.h>
 #include <psa/crypto.h>
 
 #include "clock.h"
@@ -271,7 +269,7 @@ static int validate_key(spiffe_x509svid *s, spiffe_errbuf *eb)
 
 /* ---- decoding ----------------------------------------------------------- */
 
-/* Parses one DER certificate (index i of the input) onto list. */
+/* Parses one DER certificate, the *n-th of the input, onto list. */
 static int add_cert(mbedtls_x509_crt *list, size_t *n, const uint8_t *der,
 		    size_t len, const char *form, spiffe_errbuf *eb)
 {
@@ -719,6 +717,24 @@ static const char *untrusted_hint(const mbedtls_x509_crt *chain,
 	return "";
 }
 
+/*
+ * mbedTLS flags a certificate for its own key (the leaf) or for the key
+ * that signed it; names the one outside the policy.
+ */
+static int bad_key(const struct vpath *v, size_t d, spiffe_errbuf *eb)
+{
+	char what[64];
+	const char *k = unsupported_key(&v->crt[d]->pk, what, sizeof(what));
+
+	if (k == NULL && d + 1 < v->depth && v->crt[d + 1] != NULL &&
+	    (k = unsupported_key(&v->crt[d + 1]->pk, what,
+				 sizeof(what))) != NULL)
+		d++;
+	return spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED, MSG_VERIFY
+			   "certificate at depth %zu has an unsupported key "
+			   "(%s)", d, k != NULL ? k : "?");
+}
+
 /* Turns the flags of the path into one message, most telling first. */
 static int path_error(const struct vpath *v, const mbedtls_x509_crt *chain,
 		      spiffe_errbuf *eb)
@@ -781,12 +797,7 @@ static int path_error(const struct vpath *v, const mbedtls_x509_crt *chain,
 					   "%zu has an unsupported public key "
 					   "or signature algorithm", d);
 		if (f & MBEDTLS_X509_BADCERT_BAD_KEY)
-			return spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED,
-					   MSG_VERIFY "certificate at depth "
-					   "%zu has a key outside the policy "
-					   "(EC P-256/384/521 or RSA >= %d "
-					   "bits)", d,
-					   SPIFFE_X509_RSA_MIN_BITS);
+			return bad_key(v, d, eb);
 	}
 	for (d = 0, f = 0; d < v->depth; d++)
 		f |= v->flags[d];

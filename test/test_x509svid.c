@@ -804,8 +804,11 @@ static const struct verify_case verify_cases[] = {
 	  V "certificate at depth 0 is signed with a hash other than "
 	  "SHA-256, SHA-384 or SHA-512" },
 	{ "leaf-rsa-1024.pem", SPIFFE_ERR_UNSUPPORTED,
-	  V "certificate at depth 0 has a key outside the policy (EC "
-	  "P-256/384/521 or RSA >= 2048 bits)" },
+	  V "certificate at depth 0 has an unsupported key (RSA-1024, less "
+	  "than 2048 bits)" },
+	{ "intermediate-rsa-1024.pem", SPIFFE_ERR_UNSUPPORTED,
+	  V "certificate at depth 1 has an unsupported key (RSA-1024, less "
+	  "than 2048 bits)" },
 	{ "leaf-rsa-pss.pem", SPIFFE_ERR_X509,
 	  V "certificate signed by unknown authority" },
 	/* Successes */

@@ -363,6 +363,13 @@ def main():
                  **kw)
         c = make(base, issuer=i)
         write_svid(base, [c, i], c.key)
+    # An intermediate with a key below the policy's minimum.
+    i = make("intermediate-rsa-1024 CA", issuer=root, ca=True,
+             key=rsa.generate_private_key(public_exponent=65537,
+                                          key_size=1024),
+             uris=("spiffe://example.org",))
+    c = make("intermediate-rsa-1024", issuer=i)
+    write_svid("intermediate-rsa-1024", [c, i], c.key)
     # pathLenConstraint 0 on the upper intermediate, two below the root.
     i1 = make("pathlen 0 CA", issuer=root, ca=True, pathlen=0,
               uris=("spiffe://example.org",))
