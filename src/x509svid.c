@@ -15,10 +15,9 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
 #include <mbedtls/platform_util.h>
-#include <mbedtls/psa_util.h>
-#include <psa/crypto.h>
 
 #include "clock.h"
+#include "rng.h"
 
 #define PEM_CRT_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_CRT_END "-----END CERTIFICATE-----"
@@ -78,14 +77,13 @@ static const char *x509_time_str(const mbedtls_x509_time *t, char *buf,
 
 /*
  * mbedTLS needs a random generator to blind private-key operations
- * (deriving an EC public key, checking a key pair).  PSA's is
- * process-wide and seeded from the platform entropy source.
+ * (deriving an EC public key, checking a key pair).
  */
 static int rng_ready(spiffe_errbuf *eb)
 {
-	if (psa_crypto_init() != PSA_SUCCESS)
+	if (spiffe_crypto_init() != 0)
 		return spiffe_fail(eb, SPIFFE_ERR_CRYPTO,
-				   "x509svid: cannot initialize the random "
+				   "x509svid: cannot start the random "
 				   "generator");
 	return 0;
 }
@@ -256,8 +254,7 @@ static int validate_key(spiffe_x509svid *s, spiffe_errbuf *eb)
 	if ((rc = rng_ready(eb)) != 0)
 		return rc;
 	rc = mbedtls_pk_check_pair(&s->chain.pk, &s->key,
-				   mbedtls_psa_get_random,
-				   MBEDTLS_PSA_RANDOM_STATE);
+				   spiffe_rng, NULL);
 	if (rc == MBEDTLS_ERR_PK_ALLOC_FAILED)
 		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
 	if (rc != 0)
@@ -439,8 +436,7 @@ static int parse_key(mbedtls_pk_context *pk, const unsigned char *buf,
 	if ((rc = rng_ready(eb)) != 0)
 		return rc;
 	rc = mbedtls_pk_parse_key(pk, buf, len, NULL, 0,
-				  mbedtls_psa_get_random,
-				  MBEDTLS_PSA_RANDOM_STATE);
+				  spiffe_rng, NULL);
 	if (rc == MBEDTLS_ERR_PK_ALLOC_FAILED)
 		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
 	if (rc != 0)

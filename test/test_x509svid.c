@@ -312,7 +312,8 @@ static const struct parse_case parse_cases[] = {
 	  C "leaf certificate SPIFFE ID must have a non-root path" },
 	{ "uri-not-spiffe", SPIFFE_ERR_X509,
 	  C "cannot get leaf certificate SPIFFE ID: scheme is missing or "
-	  "invalid" },
+	  "invalid: expected \"spiffe://\" in "
+	  "\"https://example.org/workload\"" },
 	{ "intermediate-not-ca", SPIFFE_ERR_X509,
 	  C "signing certificate must have CA flag set to true "
 	  "(certificate 1)" },
@@ -757,7 +758,8 @@ static const struct verify_case verify_cases[] = {
 	/* go-spiffe verify_test.go */
 	{ "uri-not-spiffe.pem", SPIFFE_ERR_X509,
 	  "x509svid: could not get leaf SPIFFE ID: scheme is missing or "
-	  "invalid" },
+	  "invalid: expected \"spiffe://\" in "
+	  "\"https://example.org/workload\"" },
 	{ "no-uri-san.pem", SPIFFE_ERR_X509,
 	  "x509svid: could not get leaf SPIFFE ID: certificate contains no "
 	  "URI SAN" },
@@ -1078,7 +1080,8 @@ TEST(id_from_cert)
 		{ "two-uri-sans.pem", SPIFFE_ERR_X509,
 		  "certificate contains more than one URI SAN" },
 		{ "uri-not-spiffe.pem", SPIFFE_ERR_SPIFFEID,
-		  "scheme is missing or invalid" },
+		  "scheme is missing or invalid: expected "
+		  "\"spiffe://\" in \"https://example.org/workload\"" },
 	};
 	mbedtls_x509_crt crt;
 	spiffe_id id;
