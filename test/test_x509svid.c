@@ -1063,6 +1063,27 @@ TEST(verify_ignores_unused_presented_certs)
 	mbedtls_x509_crt_free(&chain);
 }
 
+/* An SVID parsed from the Workload API form verifies as a peer chain. */
+TEST(verify_parsed_svid)
+{
+	spiffe_x509svid s;
+	spiffe_x509_verified vc;
+	spiffe_id id;
+	spiffe_errbuf eb;
+
+	spiffe_x509svid_init(&s);
+	CHECK_INT(parse_der_files(&s, "good-chain.der", "good-chain-key.der",
+				  &eb), 0);
+	CHECK_INT(spiffe_x509svid_verify(&s.chain, example, &id, &vc, &eb), 0);
+	CHECK(spiffe_id_equal(&id, &s.id));
+	CHECK_INT(vc.depth, 3);
+	CHECK_INT(spiffe_x509svid_verify(&s.chain, example, NULL, &vc, &eb),
+		  SPIFFE_ERR_ARG);
+	CHECK_STR(eb.msg, "spiffe_x509svid_verify: NULL argument");
+	CHECK_INT(vc.depth, 0);
+	spiffe_x509svid_free(&s);
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 TEST(id_from_cert)
@@ -1245,6 +1266,7 @@ int main(void)
 	RUN(unknown_critical_extension_does_not_parse);
 	RUN(verify_chain_limit);
 	RUN(verify_ignores_unused_presented_certs);
+	RUN(verify_parsed_svid);
 	RUN(id_from_cert);
 	RUN(chain_copy_and_write_pem);
 	RUN(key_write_rsa_matches_openssl);
