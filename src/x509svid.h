@@ -112,7 +112,9 @@ typedef struct spiffe_x509_verified {
  * trust domain), SPIFFE_ERR_EXPIRED (a time is out of its window),
  * SPIFFE_ERR_UNSUPPORTED (a key or signature algorithm outside the
  * policy, or a name or policy constraint, which is not implemented),
- * SPIFFE_ERR_LIMIT or SPIFFE_ERR_ARG.
+ * SPIFFE_ERR_LIMIT (more than SPIFFE_X509_MAX_CHAIN certificates, or a
+ * path of more than MBEDTLS_X509_MAX_INTERMEDIATE_CA intermediates) or
+ * SPIFFE_ERR_ARG.
  */
 SPIFFE_CHECK int spiffe_x509svid_verify(const mbedtls_x509_crt *chain,
 					const spiffe_bundle_set *bundles,
