@@ -79,19 +79,19 @@ endif
 endif
 endif
 
-INCLUDES := -Isrc -Iproto -I$(NANOPB_SRC) -Ithird_party \
+INCLUDES := -iquote src -iquote proto -I$(NANOPB_SRC) -Ithird_party \
 	-I$(MBEDTLS_SRC)/include
 # Our code: warnings are errors.  User CFLAGS come last.
 ALL_CFLAGS := $(BASE_CFLAGS) $(WARN) $(WERROR) $(INCLUDES) \
-	$(MBEDTLS_DEFS) -DPB_FIELD_32BIT -MMD -MP $(CFLAGS)
+	$(MBEDTLS_DEFS) -DPB_FIELD_32BIT -DPB_ENABLE_MALLOC -MMD -MP $(CFLAGS)
 # Third-party code: built with the same compiler and flags, minus ours.
 TP_CFLAGS := $(BASE_CFLAGS) -w -Ithird_party -I$(MBEDTLS_SRC)/include \
 	-I$(MBEDTLS_SRC)/library -I$(NANOPB_SRC) $(MBEDTLS_DEFS) \
-	-DPB_FIELD_32BIT -MMD -MP $(CFLAGS)
+	-DPB_FIELD_32BIT -DPB_ENABLE_MALLOC -MMD -MP $(CFLAGS)
 
 # --- sources --------------------------------------------------------------
 LIB_SRCS := $(wildcard src/*.c) $(wildcard src/agent/*.c) \
-	$(wildcard proto/*.pb.c)
+	$(wildcard proto/*.pb.c) $(wildcard proto/google/protobuf/*.pb.c)
 CMD_SRCS := $(wildcard src/cmd/*.c)
 TEST_SRCS := $(wildcard test/test_*.c)
 FUZZ_SRCS := $(wildcard test/fuzz/fuzz_*.c)
@@ -140,10 +140,10 @@ $(LIBTP): $(MBEDTLS_OBJS) $(NANOPB_OBJS)
 	@echo "AR $@"
 	@$(AR) rcs $@ $^
 
-$(O)/%: $(O)/obj/src/cmd/%.o $(LIBS)
+$(PROGRAMS): $(O)/%: $(O)/obj/src/cmd/%.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
-$(O)/test/%: $(O)/obj/test/%.o $(LIBS)
+$(TESTS): $(O)/test/%: $(O)/obj/test/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
@@ -174,14 +174,15 @@ fuzz:
 		$(FUZZ_SRCS:test/fuzz/%.c=$(FUZZ_O)/fuzz/%)
 	@sh test/fuzz/run.sh $(FUZZ_O)/fuzz $(FUZZ_SECONDS)
 
-$(O)/fuzz/%: $(O)/obj/test/fuzz/%.o $(LIBS)
+FUZZERS := $(FUZZ_SRCS:test/fuzz/%.c=$(O)/fuzz/%)
+$(FUZZERS): $(O)/fuzz/%: $(O)/obj/test/fuzz/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIBS) $(LDLIBS)
 
 # --- the rest -------------------------------------------------------------
 BENCH_SRCS := $(wildcard test/bench/bench_*.c)
 BENCHES := $(BENCH_SRCS:test/bench/%.c=$(O)/bench/%)
-$(O)/bench/%: $(O)/obj/test/bench/%.o $(LIBS)
+$(BENCHES): $(O)/bench/%: $(O)/obj/test/bench/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
@@ -193,8 +194,9 @@ demo: all
 
 proto:
 	@command -v protoc >/dev/null || { echo "make proto needs protoc and python3-protobuf (apt-get install protobuf-compiler python3-protobuf)"; exit 2; }
-	cd proto && /usr/bin/python3 ../$(NANOPB_SRC)/generator/nanopb_generator.py \
-		-q -D . -f workload.options workload.proto
+	cd proto && for p in workload google/protobuf/struct; do \
+		/usr/bin/python3 $(abspath $(NANOPB_SRC))/generator/nanopb_generator.py \
+		-q -I/usr/include -I. -D . -f $$p.options $$p.proto || exit 1; done
 
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets|sscanf|atoi|atol)[[:space:]]*\(' \
@@ -214,4 +216,3 @@ help:
 -include $(wildcard $(LIB_OBJS:.o=.d) $(MBEDTLS_OBJS:.o=.d) \
 	$(NANOPB_OBJS:.o=.d) $(O)/obj/src/cmd/*.d $(O)/obj/test/*.d \
 	$(O)/obj/test/fuzz/*.d $(O)/obj/test/bench/*.d)
-.SECONDARY:
