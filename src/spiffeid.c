@@ -208,7 +208,8 @@ static int check_id(const char *s, size_t len, size_t *td_len,
 		return spiffe_fail(eb, SPIFFE_ERR_SPIFFEID, "%s: %s in %s",
 				   ERR_SCHEME, folded ?
 				   "scheme must be lowercase \"spiffe://\"" :
-				   "expected \"spiffe://\"", show(&sh, s, len));
+				   "expected \"spiffe://\"",
+				   show(&sh, s, len));
 	}
 	for (i = SCHEME_LEN; i < len && s[i] != '/'; i++) {
 		if (!is_td_char((unsigned char)s[i]))

@@ -308,8 +308,8 @@ TEST(id_every_trust_domain_byte)
 		CHECK_INT(rc, SPIFFE_ERR_SPIFFEID);
 		describe(what, sizeof(what), (unsigned char)in[20], 1);
 		shown(sh, in, n);
-		snprintf(want, sizeof(want), TDC ": found %s at offset 20 in %s",
-			 what, sh);
+		snprintf(want, sizeof(want),
+			 TDC ": found %s at offset 20 in %s", what, sh);
 		CHECK_STR(eb.msg, want);
 	}
 }
@@ -338,8 +338,8 @@ TEST(id_every_path_byte)
 		CHECK_INT(rc, SPIFFE_ERR_SPIFFEID);
 		describe(what, sizeof(what), (unsigned char)in[25], 0);
 		shown(sh, in, n);
-		snprintf(want, sizeof(want), PSC ": found %s at offset 25 in %s",
-			 what, sh);
+		snprintf(want, sizeof(want),
+			 PSC ": found %s at offset 25 in %s", what, sh);
 		CHECK_STR(eb.msg, want);
 	}
 }
@@ -475,8 +475,8 @@ TEST(td_parse_table)
 		}
 		if (rc != 0) {
 			if (strcmp(eb.msg, c->out) != 0)
-				FAILF("case %zu: message\n  got  %s\n  want %s",
-				      i, eb.msg, c->out);
+				FAILF("case %zu: message\n  got  %s\n"
+				      "  want %s", i, eb.msg, c->out);
 			if (td.len != 0 || td.name[0] != '\0')
 				FAILF("case %zu: td not zeroed", i);
 		} else if (strcmp(td.name, c->out) != 0 ||
@@ -510,8 +510,8 @@ TEST(td_every_byte)
 			  SPIFFE_ERR_SPIFFEID);
 		describe(what, sizeof(what), (unsigned char)in[11], 1);
 		shown(sh, in, n);
-		snprintf(want, sizeof(want), TDC ": found %s at offset 11 in %s",
-			 what, sh);
+		snprintf(want, sizeof(want),
+			 TDC ": found %s at offset 11 in %s", what, sh);
 		CHECK_STR(eb.msg, want);
 	}
 }
@@ -603,8 +603,8 @@ TEST(id_from_path)
 		}
 		if (rc != 0) {
 			if (strcmp(eb.msg, c->out) != 0)
-				FAILF("case %zu: message\n  got  %s\n  want %s",
-				      i, eb.msg, c->out);
+				FAILF("case %zu: message\n  got  %s\n"
+				      "  want %s", i, eb.msg, c->out);
 			if (id.len != 0)
 				FAILF("case %zu: id not zeroed", i);
 			continue;
