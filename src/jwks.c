@@ -367,8 +367,12 @@ static const char *quote(char *buf, size_t cap, const char *s, size_t len)
 {
 	size_t n;
 
-	if (len > 64)
+	if (len > 64) {
 		len = 64;
+		/* Cut at a character boundary, so the rest stays UTF-8. */
+		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+			len--;
+	}
 	if (spiffe_json_quote(buf, cap, &n, s, len) != 0)
 		return "\"?\"";
 	return buf;

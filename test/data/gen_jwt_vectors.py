@@ -94,7 +94,9 @@ OTHER = load_or_make("other-ec256", lambda: ec.generate_private_key(
 ED = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 # Public keys for the C tests (PEM SubjectPublicKeyInfo).
-for name, key in list(KEYS.items()) + [("other-ec256", OTHER)]:
+for name, key in list(KEYS.items()) + [("other-ec256", OTHER),
+                                       ("rsa1024", RSA1024),
+                                       ("attacker-ec256", ATTACKER)]:
     write(os.path.join(KDIR, name + ".pub.pem"), key.public_key().public_bytes(
         serialization.Encoding.PEM,
         serialization.PublicFormat.SubjectPublicKeyInfo).decode())
@@ -405,12 +407,25 @@ for name, tok in vectors.items():
 # --- bundles ----------------------------------------------------------------
 
 
+def ec_jwk(pub):
+    """RFC 7518 section 6.2.1: x and y are the FULL coordinate size.
+    PyJWT 2.6's ECAlgorithm.to_jwk drops leading zero octets (a P-521 x
+    of 65 bytes), which RFC 7518 and go-jose reject; so EC JWKs are
+    written here from cryptography's numbers."""
+    n = pub.public_numbers()
+    size = (pub.curve.key_size + 7) // 8
+    crv = {"secp256r1": "P-256", "secp384r1": "P-384",
+           "secp521r1": "P-521"}[pub.curve.name]
+    return {"kty": "EC", "crv": crv, "x": b64u(n.x.to_bytes(size, "big")),
+            "y": b64u(n.y.to_bytes(size, "big"))}
+
+
 def jwk(key, kid=None, use=None, **extra):
     pub = key.public_key() if hasattr(key, "public_key") else key
     if isinstance(pub, rsa.RSAPublicKey):
         d = json.loads(RSAAlgorithm.to_jwk(pub))
     else:
-        d = json.loads(ECAlgorithm.to_jwk(pub))
+        d = ec_jwk(pub)
     d.pop("key_ops", None)
     if kid is not None:
         d["kid"] = kid
@@ -487,6 +502,10 @@ yb = bytearray(base64.urlsafe_b64decode(k["y"] + "=="))
 yb[-1] ^= 1
 off["y"] = b64u(bytes(yb))
 dump("jwks-ec-not-on-curve", {"keys": [off]})
+# PyJWT's own JWK for the P-521 key: x or y short when it has a leading
+# zero octet (the committed key has one), which RFC 7518 forbids.
+dump("jwks-ec521-pyjwt-unpadded", {"keys": [dict(json.loads(
+    ECAlgorithm.to_jwk(KEYS["ec521"].public_key())), kid="ec521")]})
 dump("jwks-ec-missing-y", {"keys": [{kk: vv for kk, vv in k.items()
                                      if kk != "y"}]})
 dump("jwks-ec-crv-mismatch", {"keys": [dict(k, crv="P-384")]})
