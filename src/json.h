@@ -106,8 +106,9 @@ int spiffe_json_str_eq(const spiffe_json *j, int i, const char *s,
 		       size_t slen);
 
 /*
- * An integer number token (no fraction, no exponent) into *v;
- * SPIFFE_ERR_JSON if not an integer, SPIFFE_ERR_LIMIT on overflow.
+ * An integer number token (no fraction, no exponent) into *v, parsed
+ * exactly; SPIFFE_ERR_JSON if not an integer, SPIFFE_ERR_LIMIT if out of
+ * range (for uint64 that includes negatives; "-0" is 0).
  */
 SPIFFE_CHECK int spiffe_json_int64(const spiffe_json *j, int i, int64_t *v);
 SPIFFE_CHECK int spiffe_json_uint64(const spiffe_json *j, int i,
@@ -116,7 +117,9 @@ SPIFFE_CHECK int spiffe_json_uint64(const spiffe_json *j, int i,
 /*
  * A NumericDate (RFC 7519): any JSON number, truncated toward zero to
  * whole seconds (fractions and exponents accepted, like go-jose);
- * SPIFFE_ERR_LIMIT if its magnitude exceeds 2^53.
+ * SPIFFE_ERR_LIMIT if its magnitude exceeds 2^53.  Computed exactly from
+ * the decimal text (no floating point, no locale), so 2^53 + 1 is
+ * rejected where a float64 parser would round it to 2^53.
  */
 SPIFFE_CHECK int spiffe_json_numeric_date(const spiffe_json *j, int i,
 					  int64_t *v);
