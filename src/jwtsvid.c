@@ -4,11 +4,9 @@
  */
 #include "jwtsvid.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <mbedtls/bignum.h>
 #include <mbedtls/ecdsa.h>
@@ -17,6 +15,7 @@
 
 #include "b64.h"
 #include "clock.h"
+#include "rng.h"
 
 /*
  * ECDSA verification takes the key's group as non-const because
@@ -804,8 +803,6 @@ int spiffe_jwt_cache_init(spiffe_jwt_cache *c, size_t capacity,
 			  spiffe_errbuf *eb)
 {
 	size_t slots = 2;
-	uint8_t *k;
-	size_t got = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (capacity == 0 || capacity > SPIFFE_JWT_CACHE_MAX)
@@ -815,17 +812,9 @@ int spiffe_jwt_cache_init(spiffe_jwt_cache *c, size_t capacity,
 	/* At most half full, so probe sequences stay short. */
 	while (slots < 2 * capacity)
 		slots *= 2;
-	k = (uint8_t *)c->key;
-	while (got < sizeof(c->key)) {
-		ssize_t r = getrandom(k + got, sizeof(c->key) - got, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return spiffe_fail(eb, SPIFFE_ERR_IO,
-					   "getrandom: %s", strerror(errno));
-		got += (size_t)r;
-	}
+	if (spiffe_rng(NULL, (unsigned char *)c->key, sizeof(c->key)) != 0)
+		return spiffe_fail(eb, SPIFFE_ERR_CRYPTO,
+				   "no random key for the cache");
 	c->index = calloc(slots, sizeof(*c->index));
 	c->e = calloc(capacity, sizeof(*c->e));
 	if (c->index == NULL || c->e == NULL ||

@@ -151,7 +151,7 @@ SPIFFE_CHECK int spiffe_jwtsvid_parse_and_validate(
 /*
  * A cache of tokens whose signatures verified, shared by a server's
  * threads (a mutex guards it).  Entries are found by a keyed hash
- * (SipHash-2-4, random key from getrandom at init) of the whole token,
+ * (SipHash-2-4, random key from spiffe_rng at init) of the whole token,
  * then confirmed by comparing every byte; they die at the token's exp
  * plus leeway and whenever the bundle set generation changes.  At most
  * capacity entries (then the clock algorithm evicts), each holding a
@@ -173,7 +173,7 @@ struct spiffe_jwt_cache {
 
 /*
  * Starts a cache of capacity entries (1..SPIFFE_JWT_CACHE_MAX).
- * SPIFFE_ERR_NOMEM, SPIFFE_ERR_IO if no random key could be had.
+ * SPIFFE_ERR_NOMEM, or SPIFFE_ERR_CRYPTO if no random key could be had.
  */
 SPIFFE_CHECK int spiffe_jwt_cache_init(spiffe_jwt_cache *c, size_t capacity,
 				       spiffe_errbuf *eb);
