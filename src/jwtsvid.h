@@ -93,6 +93,7 @@ typedef struct spiffe_jwt_svid {
 	spiffe_json hdr_json;
 	spiffe_jwt_str sig;             /* decoded signature bytes */
 	size_t si_len;                  /* signing input: token[0..si_len) */
+	size_t used;                    /* bytes of buf in use */
 	char *buf;
 	size_t cap;
 } spiffe_jwt_svid;
@@ -155,8 +156,10 @@ SPIFFE_CHECK int spiffe_jwtsvid_parse_and_validate(
  * then confirmed by comparing every byte; they die at the token's exp
  * plus leeway and whenever the bundle set generation changes.  At most
  * capacity entries (then the clock algorithm evicts), each holding a
- * copy of its token.  The cache only ever skips signature verification:
- * every other check runs on every call.
+ * copy of its token and of what parsing it gave (at most
+ * SPIFFE_JWT_CACHE_MAX_ENTRY bytes; bigger tokens are not cached).  A
+ * hit restores that parse instead of repeating it and skips the
+ * signature; the audience and time checks run on every call.
  */
 struct spiffe_jwt_cache {
 	pthread_mutex_t mu;
