@@ -32,6 +32,7 @@
 #define MAX_LEEWAY 86400
 #define MAX_SIG (SPIFFE_RSA_MAX_BITS / 8)       /* bytes */
 #define QUOTE_MAX (64 * 6 + 3)                  /* one value in a message */
+#define AUD_TYPE "expected string or array value to unmarshal to Audience"
 
 static const struct alg {
 	char name[6];
@@ -271,10 +272,7 @@ static int parse_claims(spiffe_jwt_svid *s, struct strs *st,
 			for (uint32_t i = 0, e = v + 1; i < t->count;
 			     i++, e = spiffe_json_next(j, e)) {
 				if (j->tok[e].type != SPIFFE_JSON_STRING)
-					return claims_fail(eb, "expected "
-							   "string or array "
-							   "value to unmarshal "
-							   "to Audience");
+					return claims_fail(eb, AUD_TYPE);
 				if (take_str(j, e, st, &s->aud[i]) != 0)
 					return claims_fail(eb, "claims too "
 							   "long");
@@ -285,8 +283,7 @@ static int parse_claims(spiffe_jwt_svid *s, struct strs *st,
 				return claims_fail(eb, "claims too long");
 			s->naud = 1;
 		} else {
-			return claims_fail(eb, "expected string or array "
-					   "value to unmarshal to Audience");
+			return claims_fail(eb, AUD_TYPE);
 		}
 	}
 	static const char *const strings[] = { "iss", "jti" };

@@ -28,7 +28,8 @@ static char *slurp(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (b = malloc((size_t)n + 1)) != NULL) {
 		*len = fread(b, 1, (size_t)n, f);
 		b[*len] = '\0';
 	}
@@ -915,7 +916,8 @@ TEST(threads_share_set_and_cache)
 			w[i].c = pass ? &c : NULL;
 			w[i].ok = 0;
 			w[i].n = 60;
-			CHECK_INT(pthread_create(&th[i], NULL, work, &w[i]), 0);
+			CHECK_INT(pthread_create(&th[i], NULL, work, &w[i]),
+				  0);
 		}
 		for (int i = 0; i < 4; i++) {
 			pthread_join(th[i], NULL);

@@ -42,7 +42,8 @@ static char *slurp(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (b = malloc((size_t)n + 1)) != NULL) {
 		*len = fread(b, 1, (size_t)n, f);
 		b[*len] = '\0';
 	}
@@ -190,8 +191,8 @@ int main(void)
 	}
 	free(jwks);
 	spiffe_clock_set(NOW);
-	printf("%-28s %12s   %-30s %12s %7s\n", "JWT-SVID validation", "ours/s",
-	       "mbedTLS alone", "mbedTLS/s", "ratio");
+	printf("%-28s %12s   %-30s %12s %7s\n", "JWT-SVID validation",
+	       "ours/s", "mbedTLS alone", "mbedTLS/s", "ratio");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct job j;
 		double fresh, cached, raw;
