@@ -88,11 +88,14 @@ static const char *quote(char *buf, size_t cap, const char *s, size_t len)
 
 /* ---- parsing ------------------------------------------------------------ */
 
+static void reset(spiffe_jwt_svid *s);
+
 void spiffe_jwtsvid_init(spiffe_jwt_svid *s)
 {
 	memset(s, 0, sizeof(*s));
 	spiffe_json_init(&s->claims_json);
 	spiffe_json_init(&s->hdr_json);
+	reset(s);
 }
 
 void spiffe_jwtsvid_free(spiffe_jwt_svid *s)
@@ -326,6 +329,26 @@ static size_t signing_len(const spiffe_jwt_svid *s)
 	return s->si_len;
 }
 
+/* Empties every field and view of s (its buffers are kept). */
+static void reset(spiffe_jwt_svid *s)
+{
+	static const spiffe_jwt_str none = { "", 0 };
+
+	s->id.len = 0;
+	s->id.td_len = 0;
+	s->id.str[0] = '\0';
+	s->alg = 0;
+	s->kid = s->typ = s->header = s->claims = s->sig = none;
+	s->naud = 0;
+	s->exp = s->nbf = s->iat = 0;
+	s->has_nbf = s->has_iat = 0;
+	s->si_len = s->used = 0;
+	s->claims_json.ntok = 0;
+	s->claims_json.text = NULL;
+	s->claims_json.len = 0;
+	s->hdr_json.ntok = 0;
+}
+
 static int parse(spiffe_jwt_svid *s, const char *tok, size_t len,
 		 spiffe_errbuf *eb)
 {
@@ -336,6 +359,8 @@ static int parse(spiffe_jwt_svid *s, const char *tok, size_t len,
 	int typ = -1, rc;
 	char msg[96];
 
+	/* Nothing may point into a buffer freed below. */
+	reset(s);
 	if (len > SPIFFE_JWT_MAX) {
 		snprintf(msg, sizeof(msg), "token is %zu bytes, more than the "
 			 "limit of %u", len, (unsigned)SPIFFE_JWT_MAX);
@@ -373,15 +398,6 @@ static int parse(spiffe_jwt_svid *s, const char *tok, size_t len,
 					   "out of memory");
 		s->cap = need;
 	}
-	s->id.len = 0;
-	s->id.td_len = 0;
-	s->id.str[0] = '\0';
-	s->alg = 0;
-	s->kid.p = s->typ.p = "";
-	s->kid.len = s->typ.len = 0;
-	s->naud = 0;
-	s->exp = s->nbf = s->iat = 0;
-	s->has_nbf = s->has_iat = 0;
 	s->si_len = (size_t)(d2 - tok);
 
 	char *p = s->buf;

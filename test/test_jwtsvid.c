@@ -661,6 +661,17 @@ TEST(arguments_and_reuse)
 		  SPIFFE_ERR_JWT);
 	CHECK_STR(eb.msg, "unable to parse JWT token: signature is not "
 		  "canonical unpadded base64url");
+	/* A failed parse leaves no view into freed or stale memory. */
+	CHECK_INT(spiffe_jwtsvid_parse_and_validate(&s, t, len, set, aud1, 1,
+						    NULL, &eb), 0);
+	CHECK_INT(spiffe_jwtsvid_parse_insecure(&s, "e30.e30.", 8, &eb),
+		  SPIFFE_ERR_JWT);
+	CHECK_STR(eb.msg, "unable to parse JWT token: header has no alg");
+	CHECK_STR(s.claims.p, "");
+	CHECK_STR(s.kid.p, "");
+	CHECK_INT(s.naud, 0);
+	CHECK_INT(s.id.len, 0);
+	CHECK_INT(s.claims_json.ntok, 0);
 	/* Insecure parse, then the claim checks on their own. */
 	CHECK_INT(spiffe_jwtsvid_parse_insecure(&s, small, len2, &eb), 0);
 	CHECK_INT(spiffe_jwtsvid_validate_claims(&s, aud1, 1, NULL, &eb), 0);
