@@ -596,7 +596,8 @@ static int read_x509_entry(const struct doc *d, int o, size_t idx,
 	int x = spiffe_json_get(d->j, o, "x5c"), c;
 	const spiffe_json_tok *t;
 	uint8_t *raw;
-	size_t rawlen;
+	char *text;
+	size_t rawlen, tlen;
 	mbedtls_x509_crt crt;
 	int rc;
 
@@ -618,22 +619,26 @@ static int read_x509_entry(const struct doc *d, int o, size_t idx,
 	}
 	c = spiffe_json_at(d->j, x, 0);
 	t = &d->j->tok[c];
-	/* Base64 has no escapes to decode; an escaped value is malformed. */
-	if (t->escaped)
-		return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
-				   "spiffebundle: x509-svid entry %zu: x5c[0] "
-				   "is not base64", idx);
-	rawlen = SPIFFE_B64_DECODED_MAX((size_t)(t->end - t->start));
+	/* The JSON form first: some encoders write '/' as "\/". */
+	tlen = (size_t)(t->end - t->start);
+	rawlen = SPIFFE_B64_DECODED_MAX(tlen);
 	if (rawlen > SPIFFE_X509_MAX_DER + 2)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT,
 				   "spiffebundle: x509-svid entry %zu: "
 				   "certificate larger than %u bytes", idx,
 				   (unsigned)SPIFFE_X509_MAX_DER);
-	if ((raw = malloc(rawlen ? rawlen : 1)) == NULL)
+	text = malloc(tlen + 1);
+	raw = malloc(rawlen + 1);
+	if (text == NULL || raw == NULL) {
+		free(text);
+		free(raw);
 		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	if (spiffe_b64std_decode(raw, rawlen, &rawlen,
-				 d->j->text + t->start,
-				 t->end - t->start) != 0) {
+	}
+	rc = spiffe_json_str(d->j, c, text, tlen + 1, &tlen);
+	if (rc == 0)
+		rc = spiffe_b64std_decode(raw, rawlen, &rawlen, text, tlen);
+	free(text);
+	if (rc != 0) {
 		free(raw);
 		return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
 				   "spiffebundle: x509-svid entry %zu: x5c[0] "

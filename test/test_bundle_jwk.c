@@ -153,6 +153,7 @@ static const struct vec {
 	{ SPIFFE, "spiffe-unknown-kty.json", 0, 1, 0, NULL },
 	{ SPIFFE, "spiffe-x5c-missing.json", 0, 1, 0, NULL },
 	{ SPIFFE, "spiffe-sequence-max.json", 0, 0, 0, NULL },
+	{ SPIFFE, "spiffe-x5c-escaped-slash.json", 0, 0, 1, NULL },
 	{ SPIFFE, "spiffe-no-keys.json", SPIFFE_ERR_BUNDLE, 0, 0,
 	  "spiffebundle: no authorities found" },
 	{ SPIFFE, "spiffe-keys-null.json", SPIFFE_ERR_BUNDLE, 0, 0,
@@ -392,6 +393,9 @@ TEST(spiffe_bundle_takes_first_x5c_cert_and_metadata)
 	CHECK_INT(b.x509.next->raw.len, l2);
 	CHECK_MEM(b.x509.next->raw.p, ca2, l2);
 	CHECK(spiffe_bundle_find_jwt(&b, "rsa2048", 7) != NULL);
+	CHECK_INT(load(&b, SPIFFE, "spiffe-x5c-escaped-slash.json", &eb), 0);
+	CHECK_INT(b.x509.raw.len, l2);
+	CHECK_MEM(b.x509.raw.p, ca2, l2);
 	CHECK_INT(load(&b, SPIFFE, "spiffe-sequence-max.json", &eb), 0);
 	CHECK_INT(b.has_sequence, 1);
 	CHECK(b.sequence == UINT64_MAX);
