@@ -17,7 +17,9 @@
  *   - claims: "sub" a SPIFFE ID, "aud" a string or a non-empty array of
  *     strings (at most SPIFFE_JWT_MAX_AUDIENCES), "exp" a NumericDate,
  *     "nbf" and "iat" optional NumericDates, "iss" and "jti" strings if
- *     present; other claims are allowed;
+ *     present; other claims are allowed.  A missing or empty "aud" is a
+ *     format error (JWT-SVID section 3.2: it MUST be present; go-spiffe
+ *     lets it through when no audience is expected);
  *   - duplicate member names anywhere are rejected; base64url must be
  *     unpadded and canonical; ECDSA signatures are raw r||s of twice the
  *     field size (DER is rejected), RSA signatures exactly the modulus
@@ -33,7 +35,9 @@
  * audiences), SPIFFE_ERR_NOT_FOUND (no bundle or authority),
  * SPIFFE_ERR_SIGNATURE (key/alg mismatch or bad signature),
  * SPIFFE_ERR_AUDIENCE, SPIFFE_ERR_EXPIRED (exp, nbf or iat),
- * SPIFFE_ERR_ARG (caller error, e.g. no expected audience).
+ * SPIFFE_ERR_ARG (caller error, e.g. no expected audience),
+ * SPIFFE_ERR_NOMEM.  Messages carry go-spiffe's words without its
+ * "jwtsvid: " prefix, plus the values that failed.
  */
 #ifndef SPIFFE_JWTSVID_H
 #define SPIFFE_JWTSVID_H
