@@ -464,6 +464,36 @@ TEST(errors_are_sticky)
 
 /* ---- requests: hostile ------------------------------------------------ */
 
+/* The errbuf names the rule a request broke. */
+static int says(const char *m, size_t n, const char *why)
+{
+	spiffe_http_head h;
+	spiffe_errbuf eb;
+
+	spiffe_http_head_init(&h);
+	eb.msg[0] = '\0';
+	return spiffe_http_request_parse(&h, (const uint8_t *)m, n, &eb) < 0 &&
+	       strstr(eb.msg, why) != NULL;
+}
+
+#define CHECK_SAYS(lit, why) CHECK(says((lit), sizeof(lit) - 1, (why)))
+
+TEST(error_messages)
+{
+	CHECK_SAYS("GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n",
+		   "obsolete line folding at byte 31");
+	CHECK_SAYS("GET / HTTP/1.1\r\n\tHost: a\r\n\r\n",
+		   "whitespace before the first field");
+	CHECK_SAYS("GET / HTTP/1.1\nHost: a\r\n\r\n", "bare LF at byte 14");
+	CHECK_SAYS("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+		   "bare CR at byte 23");
+	CHECK_SAYS("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+		   "Transfer-Encoding: chunked\r\n\r\n",
+		   "both Content-Length and Transfer-Encoding");
+	CHECK_SAYS("GET / HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n",
+		   "control character 0x01 in field value at byte 28");
+}
+
 TEST(smuggling_framing)
 {
 	/* CL + TE, in either order. */
@@ -1300,6 +1330,7 @@ int main(void)
 	RUN(values_and_lookup);
 	RUN(incomplete_heads);
 	RUN(errors_are_sticky);
+	RUN(error_messages);
 	RUN(smuggling_framing);
 	RUN(content_length_values);
 	RUN(transfer_encoding_values);
