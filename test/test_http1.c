@@ -122,6 +122,10 @@ TEST(get_keep_alive)
 	CHECK_INT(h.keep_alive, 1);
 	CHECK_INT(h.expect_continue, 0);
 	CHECK_INT(h.head_len, sizeof(m) - 1);
+	/* Once complete, more bytes change nothing. */
+	CHECK_INT(spiffe_http_request_parse(&h, (const uint8_t *)m,
+					    sizeof(m), NULL), 0);
+	CHECK_INT(h.head_len, sizeof(m) - 1);
 }
 
 TEST(keep_alive_rules)
@@ -501,7 +505,8 @@ TEST(smuggling_framing)
 		       "Transfer-Encoding: chunked\r\n\r\n",
 		       SPIFFE_ERR_HTTP, 400);
 	CHECK_REQ_FAIL("POST / HTTP/1.1\r\nHost: a\r\n"
-		       "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+		       "Transfer-Encoding: chunked\r\n"
+		       "Content-Length: 5\r\n\r\n",
 		       SPIFFE_ERR_HTTP, 400);
 	/* Conflicting, identical, and listed Content-Lengths. */
 	CHECK_REQ_FAIL("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
@@ -552,7 +557,8 @@ TEST(content_length_values)
 TEST(transfer_encoding_values)
 {
 	CHECK_REQ_FAIL("POST / HTTP/1.1\r\nHost: a\r\n"
-		       "Transfer-Encoding: gzip\r\n\r\n", SPIFFE_ERR_HTTP, 400);
+		       "Transfer-Encoding: gzip\r\n\r\n",
+		       SPIFFE_ERR_HTTP, 400);
 	CHECK_REQ_FAIL("POST / HTTP/1.1\r\nHost: a\r\n"
 		       "Transfer-Encoding: gzip, chunked\r\n\r\n",
 		       SPIFFE_ERR_UNSUPPORTED, 501);
@@ -613,7 +619,8 @@ TEST(line_grammar)
 	CHECK_REQ_FAIL("GET / HTTP/1.1\nHost: a\n\n", SPIFFE_ERR_HTTP, 400);
 	CHECK_REQ_FAIL("GET / HTTP/1.1\r\nHost: a\n\r\n",
 		       SPIFFE_ERR_HTTP, 400);
-	CHECK_REQ_FAIL("GET / HTTP/1.1\r\nHost: a\r\n\n", SPIFFE_ERR_HTTP, 400);
+	CHECK_REQ_FAIL("GET / HTTP/1.1\r\nHost: a\r\n\n",
+		       SPIFFE_ERR_HTTP, 400);
 	CHECK_REQ_FAIL("GET / HTTP/1.1\r\nX: a\nb\r\nHost: a\r\n\r\n",
 		       SPIFFE_ERR_HTTP, 400);
 	/* NUL and other controls in values and names. */
@@ -666,12 +673,14 @@ TEST(versions)
 	CHECK_REQ_FAIL("GET / HTTP/3.0\r\n\r\n", SPIFFE_ERR_UNSUPPORTED, 505);
 	CHECK_REQ_FAIL("GET / http/1.1\r\nHost: a\r\n\r\n",
 		       SPIFFE_ERR_HTTP, 400);
-	CHECK_REQ_FAIL("GET / HTTP/1\r\nHost: a\r\n\r\n", SPIFFE_ERR_HTTP, 400);
+	CHECK_REQ_FAIL("GET / HTTP/1\r\nHost: a\r\n\r\n",
+		       SPIFFE_ERR_HTTP, 400);
 	CHECK_REQ_FAIL("GET / HTTP/1.10\r\nHost: a\r\n\r\n",
 		       SPIFFE_ERR_HTTP, 400);
 	CHECK_REQ_FAIL("GET / HTTP/1.x\r\nHost: a\r\n\r\n",
 		       SPIFFE_ERR_HTTP, 400);
-	CHECK_REQ_FAIL("GET / HTTP/2\r\nHost: a\r\n\r\n", SPIFFE_ERR_HTTP, 400);
+	CHECK_REQ_FAIL("GET / HTTP/2\r\nHost: a\r\n\r\n",
+		       SPIFFE_ERR_HTTP, 400);
 }
 
 TEST(host_and_authorization)
@@ -1032,8 +1041,10 @@ TEST(response_without_body)
 TEST(response_interim)
 {
 	static const char m[] = "HTTP/1.1 100 Continue\r\n\r\n"
-				"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
-				"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+				"HTTP/1.1 103 Early Hints\r\n"
+				"Link: </a>\r\n\r\n"
+				"HTTP/1.1 200 OK\r\n"
+				"Content-Length: 2\r\n\r\nok";
 	spiffe_http_head h;
 
 	CHECK_INT(RESP(m, &h), 0);
@@ -1264,7 +1275,8 @@ TEST(chunk_encoder)
 	CHECK_INT(n, 10);
 	CHECK_MEM(out, "5\r\nhello\r\n", 10);
 	memset(data, 'z', sizeof(data));
-	CHECK_INT(spiffe_http_chunk_encode(out, sizeof(out), &n, data, 300), 0);
+	CHECK_INT(spiffe_http_chunk_encode(out, sizeof(out), &n, data, 300),
+		  0);
 	CHECK_MEM(out, "12c\r\nzz", 7);
 	k = n;
 	CHECK_INT(spiffe_http_chunk_encode(out + k, sizeof(out) - k, &n, NULL,
@@ -1280,8 +1292,9 @@ TEST(chunk_encoder)
 	CHECK_INT(c, k);
 	CHECK_INT(pr, 300);
 	CHECK_MEM(back, data, 300);
-	CHECK_INT(spiffe_http_chunk_encode(out, 9, &n, (const uint8_t *)"hello",
-					   5), SPIFFE_ERR_LIMIT);
+	CHECK_INT(spiffe_http_chunk_encode(out, 9, &n,
+					   (const uint8_t *)"hello", 5),
+		  SPIFFE_ERR_LIMIT);
 	CHECK_INT(spiffe_http_chunk_encode(out, sizeof(out), &n, NULL, 1),
 		  SPIFFE_ERR_ARG);
 }
