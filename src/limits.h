@@ -17,7 +17,9 @@
 #define SPIFFE_JSON_MAX_TOKENS 65536
 
 /* JWT-SVIDs. */
-#define SPIFFE_JWT_MAX (16u * 1024)        /* whole compact token */
+/* Whole compact token; with "Authorization: Bearer " it still fits in
+ * SPIFFE_HTTP_MAX_HEADER_BLOCK. */
+#define SPIFFE_JWT_MAX (8u * 1024)
 #define SPIFFE_JWT_MAX_AUDIENCES 32
 #define SPIFFE_JWT_DEFAULT_LEEWAY 60       /* seconds, like go-spiffe */
 #define SPIFFE_JWT_CACHE_MAX 1048576       /* verified-token cache entries */
