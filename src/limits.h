@@ -42,9 +42,20 @@
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
 
 /* HTTP/1.1. */
-#define SPIFFE_HTTP_MAX_REQUEST_LINE 8192
-#define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384
+#define SPIFFE_HTTP_MAX_REQUEST_LINE 8192  /* excluding CRLF */
+#define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384 /* field lines + final CRLF */
 #define SPIFFE_HTTP_MAX_HEADERS 64
 #define SPIFFE_HTTP_MAX_BODY (1u << 20)
+#define SPIFFE_HTTP_MAX_STATUS_LINE 1024   /* excluding CRLF */
+#define SPIFFE_HTTP_MAX_INTERIM 4          /* 1xx before a final response */
+#define SPIFFE_HTTP_MAX_CHUNK_LINE 1024    /* chunk size + extensions */
+#define SPIFFE_HTTP_MAX_TRAILER 4096       /* trailer section, CRLFs too */
+/*
+ * Every head the parsers accept fits in this many bytes: a request's
+ * optional leading CRLF, request line, CRLF and header block; for a
+ * response, its 1xx heads and final head together.
+ */
+#define SPIFFE_HTTP_MAX_HEAD \
+	(2 + SPIFFE_HTTP_MAX_REQUEST_LINE + 2 + SPIFFE_HTTP_MAX_HEADER_BLOCK)
 
 #endif
