@@ -173,8 +173,8 @@ static int head_error(spiffe_http_head *h, int status, int err)
 
 /* Fails h with the status a server answers; the message goes to eb. */
 #define HEAD_FAIL(h, eb, status, ...)                                     \
-	head_error((h), (status),                                         \
-		   spiffe_fail((eb), status_err(status), "http1: " __VA_ARGS__))
+	head_error((h), (status), spiffe_fail((eb), status_err(status),    \
+					      "http1: " __VA_ARGS__))
 
 void spiffe_http_head_init(spiffe_http_head *h)
 {
@@ -217,10 +217,11 @@ static int version(spiffe_http_head *h, const uint8_t *p, size_t s,
 {
 	if (e - s != 8 || memcmp(p + s, "HTTP/", 5) != 0 ||
 	    !IS_DIGIT(p[s + 5]) || p[s + 6] != '.' || !IS_DIGIT(p[s + 7]))
-		return HEAD_FAIL(h, eb, 400, "bad HTTP version at byte %zu", s);
+		return HEAD_FAIL(h, eb, 400, "bad HTTP version at byte %zu",
+				 s);
 	if (p[s + 5] != '1')
-		return HEAD_FAIL(h, eb, 505, "HTTP version %c.%c not supported",
-				 p[s + 5], p[s + 7]);
+		return HEAD_FAIL(h, eb, 505, "HTTP version %c.%c not "
+				 "supported", p[s + 5], p[s + 7]);
 	/* RFC 9110 section 6.2: a later 1.x reads as the 1.1 we know. */
 	h->minor = p[s + 7] != '0';
 	return 0;
@@ -297,7 +298,8 @@ static int field_line(spiffe_http_head *h, const uint8_t *p, size_t s,
 		return HEAD_FAIL(h, eb, 400, "bad field name at byte %zu", i);
 	}
 	if (i == s)
-		return HEAD_FAIL(h, eb, 400, "empty field name at byte %zu", s);
+		return HEAD_FAIL(h, eb, 400, "empty field name at byte %zu",
+				 s);
 	v = i + 1;
 	while (v < e && is_ws(p[v]))
 		v++;
@@ -306,8 +308,9 @@ static int field_line(spiffe_http_head *h, const uint8_t *p, size_t s,
 		ve--;
 	for (size_t k = v; k < ve; k++)
 		if (!(ctype[p[k]] & C_FIELD))
-			return HEAD_FAIL(h, eb, 400, "control character 0x%02x "
-					 "in field value at byte %zu", p[k], k);
+			return HEAD_FAIL(h, eb, 400, "control character "
+					 "0x%02x in field value at byte %zu",
+					 p[k], k);
 	if (h->nfields == SPIFFE_HTTP_MAX_HEADERS)
 		return HEAD_FAIL(h, eb, 431, "more than %d fields",
 				 SPIFFE_HTTP_MAX_HEADERS);
@@ -373,7 +376,8 @@ static int head_rules(spiffe_http_head *h, const uint8_t *p,
 		case F_TRANSFER_ENCODING:
 			nte++;
 			while ((rc = list_next(p, &k, e, &ts, &te)) > 0) {
-				if (te - ts != 7 || !ieq(p + ts, "chunked", 7)) {
+				if (te - ts != 7 ||
+				    !ieq(p + ts, "chunked", 7)) {
 					other = 1;
 					chunked_last = 0;
 					continue;
@@ -404,8 +408,9 @@ static int head_rules(spiffe_http_head *h, const uint8_t *p,
 			nhost++;
 			for (size_t j = 0; j < f->value.len; j++)
 				if (!(ctype[v[j]] & C_HOST))
-					return HEAD_FAIL(h, eb, 400, "bad Host "
-							 "at byte %zu", k + j);
+					return HEAD_FAIL(h, eb, 400, "bad "
+							 "Host at byte %zu",
+							 k + j);
 			break;
 		case F_AUTHORIZATION:
 			nauth++;
@@ -444,8 +449,8 @@ static int head_rules(spiffe_http_head *h, const uint8_t *p,
 		if (nhost > 1)
 			return HEAD_FAIL(h, eb, 400, "more than one Host");
 		if (nhost == 0 && h->minor > 0)
-			return HEAD_FAIL(h, eb, 400, "HTTP/1.1 request without "
-					 "Host");
+			return HEAD_FAIL(h, eb, 400, "HTTP/1.1 request "
+					 "without Host");
 		if (nauth > 1)
 			return HEAD_FAIL(h, eb, 400, "more than one "
 					 "Authorization");
@@ -655,8 +660,8 @@ static int body_error(spiffe_http_body *b, int status, int err)
 }
 
 #define BODY_FAIL(b, eb, status, ...)                                     \
-	body_error((b), (status),                                         \
-		   spiffe_fail((eb), status_err(status), "http1: " __VA_ARGS__))
+	body_error((b), (status), spiffe_fail((eb), status_err(status),    \
+					      "http1: " __VA_ARGS__))
 
 int spiffe_http_body_begin(spiffe_http_body *b, int framing,
 			   uint64_t content_length, uint64_t limit,
@@ -670,8 +675,8 @@ int spiffe_http_body_begin(spiffe_http_body *b, int framing,
 		return 0;
 	case SPIFFE_HTTP_BODY_LENGTH:
 		if (content_length > limit)
-			return BODY_FAIL(b, eb, 413, "Content-Length %llu over "
-					 "the limit of %llu",
+			return BODY_FAIL(b, eb, 413, "Content-Length %llu "
+					 "over the limit of %llu",
 					 (unsigned long long)content_length,
 					 (unsigned long long)limit);
 		b->remaining = content_length;
