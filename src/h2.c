@@ -141,6 +141,8 @@ static int bytes_eq(const uint8_t *a, size_t alen, const char *b,
 #define EQ(p, n, lit) bytes_eq(p, n, lit, sizeof(lit) - 1)
 
 static void fail_msg(spiffe_h2_session *s, const char *fmt, va_list ap)
+	SPIFFE_PRINTF(2, 0);
+static void fail_msg(spiffe_h2_session *s, const char *fmt, va_list ap)
 {
 	vsnprintf(s->eb.msg, sizeof(s->eb.msg), fmt, ap);
 }
