@@ -57,7 +57,7 @@ enum {
 #define MAX_MAX_FRAME 16777215
 #define MAX_WINDOW 0x7fffffff
 #define MAX_STREAM_ID 0x7fffffffu
-#define KEEP_OUTPUT (16u * 1024)    /* output kept allocated when idle */
+#define KEEP_OUTPUT 4096            /* output kept allocated when idle */
 #define KEEP_HBLOCK 4096            /* header block buffer kept */
 #define GOAWAY_MSG 128              /* our message in GOAWAY debug data */
 
@@ -100,7 +100,7 @@ struct spiffe_h2_stream {
 	uint8_t head;                   /* a HEAD request: no body checks */
 };
 
-/* --- small helpers ------------------------------------------------------ */
+/* --- small helpers ------------------------------------------------------- */
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -160,7 +160,7 @@ static int refuse(spiffe_h2_session *s, int err, const char *fmt, ...)
 	return err;
 }
 
-/* --- output ------------------------------------------------------------- */
+/* --- output -------------------------------------------------------------- */
 
 /* Makes room for n more output bytes under the given policy. */
 static int out_room(spiffe_h2_session *s, size_t n, int policy)
@@ -253,7 +253,7 @@ static int conn_error(spiffe_h2_session *s, uint32_t code, int err,
 	return err;
 }
 
-/* --- streams ------------------------------------------------------------ */
+/* --- streams ------------------------------------------------------------- */
 
 static struct spiffe_h2_stream *find(const spiffe_h2_session *s, uint32_t id)
 {
@@ -362,7 +362,7 @@ static int stream_error(spiffe_h2_session *s, uint32_t id, uint32_t code)
 	return 0;
 }
 
-/* --- flow control ------------------------------------------------------- */
+/* --- flow control -------------------------------------------------------- */
 
 /* Sends the connection WINDOW_UPDATE once half the window is consumed. */
 static int update_conn(spiffe_h2_session *s, int policy)
@@ -409,7 +409,7 @@ static int update_all(spiffe_h2_session *s, int policy)
 	return rc;
 }
 
-/* --- header rules (section 8) ------------------------------------------ */
+/* --- header rules (section 8) -------------------------------------------- */
 
 struct hinfo {
 	int status;             /* :status of a response */
@@ -484,7 +484,7 @@ static const char *check_fields(const spiffe_header *h, size_t n, int kind,
 		if (nl > 0 && nm[0] == ':') {
 			unsigned bit = 0;
 			if (regular)
-				return "pseudo-header field after regular field";
+				return "pseudo-header after regular field";
 			if (kind == K_REQUEST) {
 				if (EQ(nm, nl, ":method")) {
 					bit = P_METHOD;
@@ -528,8 +528,11 @@ static const char *check_fields(const spiffe_header *h, size_t n, int kind,
 		    EQ(nm, nl, "transfer-encoding") ||
 		    EQ(nm, nl, "upgrade"))
 			return "connection-specific field";
-		if (EQ(nm, nl, "te") && !EQ(f->value, f->value_len, "trailers"))
-			return "te other than trailers";
+		/* TE is connection-specific except in requests (8.2.2). */
+		if (EQ(nm, nl, "te") && (kind != K_REQUEST ||
+					 !EQ(f->value, f->value_len,
+					     "trailers")))
+			return "te other than trailers in a request";
 		if (EQ(nm, nl, "content-length")) {
 			int64_t v;
 			if (!parse_decimal(f->value, f->value_len, &v))
@@ -543,7 +546,8 @@ static const char *check_fields(const spiffe_header *h, size_t n, int kind,
 		if (method == NULL)
 			return "missing :method";
 		if (EQ(method->value, method->value_len, "CONNECT")) {
-			if (!(seen & P_AUTHORITY) || (seen & (P_SCHEME | P_PATH)))
+			if (!(seen & P_AUTHORITY) ||
+			    (seen & (P_SCHEME | P_PATH)))
 				return "malformed CONNECT request";
 			return NULL;
 		}
@@ -579,7 +583,7 @@ static uint64_t list_size(const spiffe_header *h, size_t n)
 	return size;
 }
 
-/* --- writing header blocks ---------------------------------------------- */
+/* --- writing header blocks ----------------------------------------------- */
 
 static size_t send_frame_max(const spiffe_h2_session *s)
 {
@@ -1129,7 +1133,8 @@ static int apply_setting(spiffe_h2_session *s, uint16_t id, uint32_t v)
 		if (v > MAX_WINDOW)
 			return conn_error(s, SPIFFE_H2_FLOW_CONTROL_ERROR,
 					  SPIFFE_ERR_PROTOCOL,
-					  "SETTINGS_INITIAL_WINDOW_SIZE %u", v);
+					  "SETTINGS_INITIAL_WINDOW_SIZE %u",
+					  v);
 		for (size_t i = 0; i < s->nstreams; i++)
 			if (s->streams[i]->send_window + delta > MAX_WINDOW)
 				return conn_error(
@@ -1322,8 +1327,8 @@ static int frame_begin(spiffe_h2_session *s)
 		if (s->f_type != F_SETTINGS || (s->f_flags & FL_ACK))
 			return conn_error(s, SPIFFE_H2_PROTOCOL_ERROR,
 					  SPIFFE_ERR_PROTOCOL,
-					  "first frame is type %u, not SETTINGS",
-					  s->f_type);
+					  "first frame is type %u, not "
+					  "SETTINGS", s->f_type);
 		s->got_settings = 1;
 	}
 	switch (s->f_type) {
@@ -1546,7 +1551,7 @@ int spiffe_h2_feed(spiffe_h2_session *s, const uint8_t *p, size_t len)
 			if (memcmp(p, preface + s->preface_got, k) != 0)
 				return conn_error(s, SPIFFE_H2_PROTOCOL_ERROR,
 						  SPIFFE_ERR_PROTOCOL,
-						  "invalid connection preface");
+						  "invalid preface");
 			s->preface_got += k;
 			if (s->preface_got == PREFACE_LEN)
 				s->in = IN_HEAD;
@@ -1585,7 +1590,7 @@ int spiffe_h2_feed(spiffe_h2_session *s, const uint8_t *p, size_t len)
 	return s->dead ? s->dead_err : rc;
 }
 
-/* --- output API ------------------------------------------------------------ */
+/* --- output API ---------------------------------------------------------- */
 
 int spiffe_h2_output(spiffe_h2_session *s, const uint8_t **p, size_t *len)
 {
@@ -1621,7 +1626,7 @@ int spiffe_h2_output_consumed(spiffe_h2_session *s, size_t n)
 	return 0;
 }
 
-/* --- setup ----------------------------------------------------------------- */
+/* --- setup --------------------------------------------------------------- */
 
 static void put_setting(uint8_t *p, size_t *n, uint16_t id, uint32_t v)
 {
@@ -1709,7 +1714,7 @@ void spiffe_h2_free(spiffe_h2_session *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* --- submissions ------------------------------------------------------------ */
+/* --- submissions --------------------------------------------------------- */
 
 int spiffe_h2_submit_request(spiffe_h2_session *s, const spiffe_header *h,
 			     size_t n, int end_stream, uint32_t *stream)

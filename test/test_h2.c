@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-/* --- recording peer ------------------------------------------------------- */
+/* --- recording peer ------------------------------------------------------ */
 
 #define MAXS 16
 
@@ -207,7 +207,7 @@ static int send_all(struct rec *r, uint32_t id, const void *p, size_t len,
 	return rc != 0 ? rc : acc == len ? 0 : -1;
 }
 
-/* --- frame scanning -------------------------------------------------------- */
+/* --- frame scanning ------------------------------------------------------ */
 
 struct frame {
 	uint32_t len, id;
@@ -385,7 +385,7 @@ static size_t encode(const spiffe_header *h, size_t n, uint8_t *out,
 	return len;
 }
 
-/* --- end to end ------------------------------------------------------------ */
+/* --- end to end ---------------------------------------------------------- */
 
 TEST(preface_and_settings_exchange)
 {
@@ -783,7 +783,7 @@ TEST(large_header_block_is_split)
 	CHECK_INT(spiffe_h2_output(&c.s, &p, &len), 0);
 	CHECK_INT(find_frame(p, len, 0x1, 0, &f), 0);
 	CHECK_INT(f.len, 16384);
-	CHECK_INT(f.flags, 0x1);                /* END_STREAM, no END_HEADERS */
+	CHECK_INT(f.flags, 0x1);        /* END_STREAM, no END_HEADERS */
 	CHECK_INT(find_frame(p, len, 0x9, 0, &f), 0);
 	CHECK_INT(f.flags, 0x4);
 	CHECK(f.len > 1000);
@@ -1011,7 +1011,7 @@ TEST(data_over_windows)
 	spiffe_h2_free(&r.s);
 }
 
-/* --- protocol errors: stream ---------------------------------------------- */
+/* --- protocol errors: stream --------------------------------------------- */
 
 struct stream_case {
 	const char *name;
@@ -1068,8 +1068,8 @@ TEST(stream_errors_send_rst_with_rfc_code)
 		}
 		/* the connection is still good */
 		drain(&r);
-		CHECK_INT(feed_hex(&r, "000008 06 00 00000000 0102030405060708"),
-			  0);
+		CHECK_INT(feed_hex(&r, "000008 06 00 00000000"
+				   "0102030405060708"), 0);
 		CHECK_INT(spiffe_h2_stream_count(&r.s), 0);
 		spiffe_h2_free(&r.s);
 	}
@@ -1202,6 +1202,12 @@ TEST(response_rules_on_the_client)
 	/* 100 with END_STREAM */
 	CHECK_INT(raw_client(&c), 0);
 	CHECK_INT(feed_hex(&c, "000005 01 05 00000001 0803313030"), 0);
+	CHECK_INT(rst_code(&c, 1), SPIFFE_H2_PROTOCOL_ERROR);
+	spiffe_h2_free(&c.s);
+	/* te is connection-specific in a response */
+	CHECK_INT(raw_client(&c), 0);
+	CHECK_INT(feed_hex(&c, "00000e 01 05 00000001 88 0002 7465 08"
+			   "747261696c657273"), 0);
 	CHECK_INT(rst_code(&c, 1), SPIFFE_H2_PROTOCOL_ERROR);
 	spiffe_h2_free(&c.s);
 	/* trailers with :status */

@@ -18,7 +18,8 @@
 static const spiffe_header fz_req[] = {
 	HDR(":method", "POST"), HDR(":scheme", "http"),
 	HDR(":path", "/SpiffeWorkloadAPI/FetchX509SVID"),
-	HDR(":authority", "localhost"), HDR("content-type", "application/grpc"),
+	HDR(":authority", "localhost"),
+	HDR("content-type", "application/grpc"),
 	HDR("te", "trailers"), HDR("workload.spiffe.io", "true"),
 };
 static const spiffe_header fz_resp[] = {
