@@ -62,6 +62,7 @@ struct spiffe_httpd_conn {
 	int keep_alive;
 	int hup;                     /* peer gone while BUSY */
 	int first;                   /* header timer runs from accept */
+	int big_out;                 /* the last response was large */
 };
 
 typedef struct spiffe_httpd_conn conn;
@@ -693,6 +694,7 @@ static void next_request(conn *c)
 {
 	job *j = c->job;
 	size_t used = j->head.head_len + j->consumed;
+	int big = c->in_cap > IN_FIRST || c->big_out;
 
 	if (c->in_len > used)
 		memmove(c->in, c->in + used, c->in_len - used);
@@ -715,7 +717,12 @@ static void next_request(conn *c)
 		free(c->in);
 		c->in = NULL;
 		c->in_cap = 0;
+		/* Large records touched many buffer pages: give them back
+		 * (small exchanges keep touching the same first pages). */
+		if (big)
+			spiffe_tls_trim(&c->tls);
 	}
+	c->big_out = 0;
 }
 
 static void conn_write(conn *c)
@@ -738,6 +745,7 @@ static void conn_write(conn *c)
 	}
 	free(c->out);
 	c->out = NULL;
+	c->big_out = c->out_len > 4096;
 	c->out_len = c->out_off = 0;
 	if (c->after_write == S_CLOSED) {
 		conn_close(c);

@@ -3,10 +3,14 @@
  *
  * Memory: mbedTLS allocates a connection's input and output record
  * buffers in mbedtls_ssl_setup (MBEDTLS_SSL_IN_CONTENT_LEN and
- * MBEDTLS_SSL_OUT_CONTENT_LEN plus record overhead) and frees the
- * handshake state when the handshake ends.  What a connection keeps is
- * those two buffers, the session and transform (about 1.5 KiB), and the
- * peer's parsed certificate when the peer was verified.
+ * MBEDTLS_SSL_OUT_CONTENT_LEN plus record overhead, about 16.6 KiB
+ * each), zeroes them (so every page is resident), and frees the
+ * handshake state when the handshake ends.  spiffe_tls_trim() hands the
+ * buffers' pages back to the kernel while they hold nothing; it runs
+ * after every handshake, so an idle connection keeps only the pages its
+ * later records touch.  What else a connection keeps: the session and
+ * transform (about 1.5 KiB), and the peer's parsed certificate when the
+ * peer was verified.
  */
 #include "tls.h"
 
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -773,7 +778,41 @@ int spiffe_tls_handshake(spiffe_tls_conn *c, spiffe_errbuf *eb)
 				   "without peer verification");
 	}
 	c->state = ST_OPEN;
+	spiffe_tls_trim(c);
 	return 0;
+}
+
+/* Releases the whole pages inside p[0..len) (they read as zeros next). */
+static void drop_pages(unsigned char *p, size_t len)
+{
+	static size_t page;
+	uintptr_t a, e;
+
+	if (p == NULL)
+		return;
+	if (page == 0)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	/* The first bytes of the input buffer hold the record counter. */
+	a = ((uintptr_t)p + 64 + page - 1) & ~(uintptr_t)(page - 1);
+	e = ((uintptr_t)p + len) & ~(uintptr_t)(page - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+void spiffe_tls_trim(spiffe_tls_conn *c)
+{
+	mbedtls_ssl_context *s = &c->ssl;
+
+	/* Private fields, read for this alone (mbedTLS 3.6 has no API to
+	 * release idle record buffers): nothing unsent, no partial or
+	 * unread record. */
+	if (c->state != ST_OPEN || s->MBEDTLS_PRIVATE(out_left) != 0 ||
+	    mbedtls_ssl_check_pending(s) ||
+	    mbedtls_ssl_get_bytes_avail(s) != 0)
+		return;
+	drop_pages(s->MBEDTLS_PRIVATE(in_buf), s->MBEDTLS_PRIVATE(in_buf_len));
+	drop_pages(s->MBEDTLS_PRIVATE(out_buf),
+		   s->MBEDTLS_PRIVATE(out_buf_len));
 }
 
 int spiffe_tls_want(const spiffe_tls_conn *c)

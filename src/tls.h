@@ -297,6 +297,13 @@ int spiffe_tls_pending(const spiffe_tls_conn *c);
 SPIFFE_CHECK int spiffe_tls_write(spiffe_tls_conn *c, const void *buf,
 				  size_t len, size_t *n, spiffe_errbuf *eb);
 
+/*
+ * Returns the pages of c's idle record buffers to the kernel (madvise),
+ * if nothing is buffered in them; done after each handshake, and worth
+ * doing when a connection goes idle after large records.
+ */
+void spiffe_tls_trim(spiffe_tls_conn *c);
+
 /* Sends close_notify if it can without blocking (best effort). */
 void spiffe_tls_close_notify(spiffe_tls_conn *c);
 
