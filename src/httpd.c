@@ -30,7 +30,7 @@
 
 enum { S_HS, S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITE, S_CLOSED };
 
-#define IN_FIRST 4096
+#define IN_FIRST 2048
 
 /* Per-request state: allocated at a request's first byte. */
 struct spiffe_httpd_job {
@@ -42,7 +42,7 @@ struct spiffe_httpd_job {
 	int continue_sent;
 	spiffe_httpd_req req;
 	spiffe_httpd_resp resp;
-	spiffe_http_kv kv[SPIFFE_HTTP_MAX_HEADERS];
+	spiffe_http_kv *kv;          /* head.nfields views, at dispatch */
 	struct spiffe_httpd_job *next;
 };
 
@@ -221,6 +221,7 @@ static void job_free(job *j)
 	if (j == NULL)
 		return;
 	resp_free(&j->resp);
+	free(j->kv);
 	free(j);
 }
 
@@ -429,6 +430,11 @@ static void dispatch(conn *c)
 	size_t hl;
 
 	memset(&j->req, 0, sizeof(j->req));
+	j->kv = malloc((h->nfields ? h->nfields : 1) * sizeof(*j->kv));
+	if (j->kv == NULL) {
+		fail_request(c, 503);
+		return;
+	}
 	j->req.method = (const char *)spiffe_http_at(p, h->method);
 	j->req.method_len = h->method.len;
 	j->req.target = (const char *)spiffe_http_at(p, h->target);
@@ -451,6 +457,8 @@ static void dispatch(conn *c)
 	j->req.body_len = j->produced;
 	j->req.version = h->minor ? 11 : 10;
 	j->req.peer = spiffe_tls_peer_id(&c->tls);
+	j->req.head = h;
+	j->req.raw = p;
 	resp_free(&j->resp);
 	c->keep_alive = h->keep_alive && !s->draining;
 	c->state = S_BUSY;

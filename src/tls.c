@@ -5,10 +5,10 @@
  * buffers in mbedtls_ssl_setup (MBEDTLS_SSL_IN_CONTENT_LEN and
  * MBEDTLS_SSL_OUT_CONTENT_LEN plus record overhead, about 16.6 KiB
  * each), zeroes them (so every page is resident), and frees the
- * handshake state when the handshake ends.  spiffe_tls_trim() hands the
- * buffers' pages back to the kernel while they hold nothing; it runs
- * after every handshake, so an idle connection keeps only the pages its
- * later records touch.  What else a connection keeps: the session and
+ * handshake state when the handshake ends.  The buffers' pages go back
+ * to the kernel right after setup and after every handshake (and on
+ * spiffe_tls_trim()), so a connection keeps only the pages its records
+ * touch.  What else a connection keeps: the session and
  * transform (about 1.5 KiB), and the peer's parsed certificate when the
  * peer was verified.
  */
@@ -607,6 +607,7 @@ void spiffe_tls_conn_free(spiffe_tls_conn *c)
 
 static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth,
 		     uint32_t *flags);
+static void drop_buffers(mbedtls_ssl_context *s);
 
 int spiffe_tls_conn_setup(spiffe_tls_conn *c, spiffe_tls_config *cfg,
 			  int fd, const char *server_name,
@@ -640,6 +641,9 @@ int spiffe_tls_conn_setup(spiffe_tls_conn *c, spiffe_tls_config *cfg,
 	if (verifies(cfg->mode))
 		mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+	/* mbedtls_ssl_setup zeroed both buffers, making every page
+	 * resident; a handshake touches only a few of them. */
+	drop_buffers(&c->ssl);
 	c->state = ST_HANDSHAKE;
 	return 0;
 }
@@ -810,6 +814,11 @@ void spiffe_tls_trim(spiffe_tls_conn *c)
 	    mbedtls_ssl_check_pending(s) ||
 	    mbedtls_ssl_get_bytes_avail(s) != 0)
 		return;
+	drop_buffers(s);
+}
+
+static void drop_buffers(mbedtls_ssl_context *s)
+{
 	drop_pages(s->MBEDTLS_PRIVATE(in_buf), s->MBEDTLS_PRIVATE(in_buf_len));
 	drop_pages(s->MBEDTLS_PRIVATE(out_buf),
 		   s->MBEDTLS_PRIVATE(out_buf_len));

@@ -622,13 +622,15 @@ static void proxy_handler(void *arg, const spiffe_httpd_req *req,
 	for (size_t i = 0; i < req->nfields; i++) {
 		const spiffe_http_kv *k = &req->fields[i];
 
-		if (!(k->name_len == 14 &&
-		      strncasecmp(k->name, "content-length", 14) == 0) &&
-		    !(k->name_len == 10 &&
-		      strncasecmp(k->name, "connection", 10) == 0) &&
-		    !(k->name_len == 17 &&
-		      strncasecmp(k->name, "transfer-encoding", 17) == 0))
-			f[n++] = *k;
+		/* Hop-by-hop fields stay here; the client frames the body
+		 * itself. */
+		if (spiffe_http_is_hop_by_hop(req->head, req->raw,
+					      (const uint8_t *)k->name,
+					      k->name_len) ||
+		    (k->name_len == 14 &&
+		     strncasecmp(k->name, "content-length", 14) == 0))
+			continue;
+		f[n++] = *k;
 	}
 	spiffe_httpc_resp_init(&r);
 	if (spiffe_httpc_request(&p->up, req->method, req->method_len,
