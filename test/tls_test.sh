@@ -40,6 +40,15 @@ start() {
 	return 1
 }
 
+# wait_log FILE NEEDLE: gives a server up to 2 s to write a log line.
+wait_log() {
+	i=0
+	while [ $i -lt 40 ] && ! grep -qF -- "$2" "$1" 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -121,6 +130,7 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 if [ $ms -ge 900 ] && [ $ms -lt 2500 ]; then pass; else
 	fail "slow loris closed after header timeout" "closed after ${ms} ms"
 fi
+wait_log "$tmp/slow.err" "closing a connection: header timeout"
 expect_file_contains "slow loris logged" "$tmp/slow.err" \
 	"closing a connection: header timeout"
 
@@ -136,6 +146,7 @@ out=$(curl -sS --cacert $D/bundle-a.pem "https://localhost:$PORT/m" \
 	2>/dev/null; echo "rc=$?")
 case "$out" in rc=55|rc=56) pass ;;
 *) fail "mTLS without client cert refused" "$out" ;; esac
+wait_log "$tmp/mtls.err" "TLS handshake failed: tls: handshake failed"
 expect_file_contains "mTLS without client cert logged" "$tmp/mtls.err" \
 	"TLS handshake failed: tls: handshake failed"
 out=$(curl -sS --cacert $D/bundle-a.pem --cert $D/other-client.pem \
@@ -143,6 +154,7 @@ out=$(curl -sS --cacert $D/bundle-a.pem --cert $D/other-client.pem \
 	2>/dev/null; echo "rc=$?")
 case "$out" in rc=55|rc=56) pass ;;
 *) fail "mTLS other trust domain refused" "$out" ;; esac
+wait_log "$tmp/mtls.err" 'tls: peer "spiffe://other.org/client" rejected'
 expect_file_contains "mTLS refusal logged with ID" "$tmp/mtls.err" \
 	'tls: peer "spiffe://other.org/client" rejected'
 
@@ -161,6 +173,7 @@ start badproxy "$H" proxy 127.0.0.1:0 $D/server.pem $D/server-key.pem \
 out=$(curl -sS --cacert $D/bundle-a.pem -o /dev/null -w '%{http_code}' \
 	"https://localhost:$PORT/" 2>&1)
 expect_eq "proxy refuses wrong upstream ID" "$out" 502
+wait_log "$tmp/badproxy.err" 'unexpected ID "spiffe://example.org/server"'
 expect_file_contains "proxy names the upstream ID" "$tmp/badproxy.err" \
 	'unexpected ID "spiffe://example.org/server"'
 
