@@ -99,7 +99,8 @@ int spiffe_evloop_catch_signals(spiffe_evloop *l,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return spiffe_fail(eb, SPIFFE_ERR_IO, "pthread_sigmask failed");
+		return spiffe_fail(eb, SPIFFE_ERR_IO,
+				   "pthread_sigmask failed");
 	l->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (l->sigfd < 0)
 		return spiffe_fail(eb, SPIFFE_ERR_IO, "signalfd: %s",
@@ -179,7 +180,8 @@ static void sift_down(spiffe_evloop *l, size_t i)
 
 		if (c >= l->nheap)
 			break;
-		if (c + 1 < l->nheap && l->heap[c + 1]->when < l->heap[c]->when)
+		if (c + 1 < l->nheap &&
+		    l->heap[c + 1]->when < l->heap[c]->when)
 			c++;
 		if (t->when <= l->heap[c]->when)
 			break;

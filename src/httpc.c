@@ -62,8 +62,8 @@ int spiffe_httpc_parse_url(const char *url, size_t len,
 	for (size_t i = 0; i < *path_len; i++)
 		if ((unsigned char)(*path)[i] <= 0x20 ||
 		    (unsigned char)(*path)[i] >= 0x7f || (*path)[i] == '#')
-			return spiffe_fail(eb, SPIFFE_ERR_ARG, "URL path has a "
-					   "character it may not have");
+			return spiffe_fail(eb, SPIFFE_ERR_ARG, "URL path "
+					   "has a character it may not have");
 	return 0;
 }
 
@@ -343,8 +343,8 @@ int spiffe_httpc_request(spiffe_httpc *c, const char *method, size_t mlen,
 		     strncasecmp(f->name, "transfer-encoding", 17) == 0) ||
 		    (f->name_len == 10 &&
 		     strncasecmp(f->name, "connection", 10) == 0))
-			return spiffe_fail(eb, SPIFFE_ERR_ARG, "httpc: %.*s is "
-					   "set by the client",
+			return spiffe_fail(eb, SPIFFE_ERR_ARG, "httpc: %.*s "
+					   "is set by the client",
 					   (int)f->name_len, f->name);
 		kv[nkv++] = *f;
 		cap += f->name_len + f->value_len + 4;

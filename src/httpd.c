@@ -440,11 +440,11 @@ static void dispatch(conn *c)
 	j->req.target = (const char *)spiffe_http_at(p, h->target);
 	j->req.target_len = h->target.len;
 	for (size_t i = 0; i < h->nfields; i++) {
-		j->kv[i].name = (const char *)spiffe_http_at(p,
-							      h->fields[i].name);
-		j->kv[i].name_len = h->fields[i].name.len;
-		j->kv[i].value = (const char *)spiffe_http_at(p,
-							       h->fields[i].value);
+		const spiffe_http_field *hf = &h->fields[i];
+
+		j->kv[i].name = (const char *)spiffe_http_at(p, hf->name);
+		j->kv[i].name_len = hf->name.len;
+		j->kv[i].value = (const char *)spiffe_http_at(p, hf->value);
 		j->kv[i].value_len = h->fields[i].value.len;
 	}
 	j->req.fields = j->kv;

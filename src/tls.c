@@ -653,7 +653,7 @@ static uint32_t flag_for(int rc)
 {
 	switch (rc) {
 	case SPIFFE_ERR_EXPIRED:
-		return MBEDTLS_X509_BADCERT_EXPIRED;   /* certificate_expired */
+		return MBEDTLS_X509_BADCERT_EXPIRED; /* certificate_expired */
 	case SPIFFE_ERR_UNAUTHORIZED:
 		return MBEDTLS_X509_BADCERT_OTHER;     /* access_denied */
 	default:
@@ -845,7 +845,8 @@ int spiffe_tls_read(spiffe_tls_conn *c, void *buf, size_t cap, size_t *n,
 		*n = (size_t)rc;
 		return 0;
 	}
-	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+	    rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
 		c->want = rc == MBEDTLS_ERR_SSL_WANT_READ ?
 			  SPIFFE_TLS_WANT_READ : SPIFFE_TLS_WANT_WRITE;
 		return SPIFFE_ERR_AGAIN;
@@ -878,7 +879,8 @@ int spiffe_tls_write(spiffe_tls_conn *c, const void *buf, size_t len,
 		*n = (size_t)rc;
 		return 0;
 	}
-	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+	    rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
 		c->want = rc == MBEDTLS_ERR_SSL_WANT_READ ?
 			  SPIFFE_TLS_WANT_READ : SPIFFE_TLS_WANT_WRITE;
 		return SPIFFE_ERR_AGAIN;
@@ -932,7 +934,8 @@ int spiffe_poll_wait(int fd, int want, int64_t deadline, spiffe_errbuf *eb)
 		int rc;
 
 		if (left <= 0)
-			return spiffe_fail(eb, SPIFFE_ERR_TIMEOUT, "timed out");
+			return spiffe_fail(eb, SPIFFE_ERR_TIMEOUT,
+					   "timed out");
 		rc = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
 		if (rc > 0)
 			return 0;

@@ -725,8 +725,8 @@ static int serve(int argc, char **argv, int is_proxy)
 			return 2;
 		}
 		spiffe_authorize_id(&az, &id);
-		if (spiffe_tls_config_init(&uptls, SPIFFE_TLS_CLIENT, NULL, &bp,
-					   &az, &eb) != 0)
+		if (spiffe_tls_config_init(&uptls, SPIFFE_TLS_CLIENT, NULL,
+					   &bp, &az, &eb) != 0)
 			return 1;
 		memset(&hc, 0, sizeof(hc));
 		hc.tls = &uptls;
