@@ -22,7 +22,8 @@
  * written.  The TLS record buffers' pages are handed back to the kernel
  * after the handshake and after large exchanges (spiffe_tls_trim), so
  * an idle keep-alive connection holds only the pages its small records
- * touch (figures from test/tls_test.sh in the TLS notes of the README).
+ * touch: about 13 KiB of RSS each (1,000 idle connections in
+ * test/tls_test.sh, glibc x86-64).
  *
  * Shutdown (SIGTERM/SIGINT when catch_signals is set, or
  * spiffe_httpd_stop): stop accepting, close idle connections, finish

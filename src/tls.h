@@ -24,6 +24,10 @@
  * handshake that completes without the callback having accepted a leaf
  * is failed.
  *
+ * Under TLS 1.3 a client's handshake ends before the server has judged
+ * the client's certificate: a client refused by an mTLS server learns it
+ * from its first read (the server's alert), never by receiving data.
+ *
  * Rotation: each handshake asks the SVID provider for the current SVID;
  * a new SVID gets a new mbedTLS configuration (built once, shared by the
  * connections that use it, freed with the last of them), so rotation
