@@ -798,33 +798,37 @@ static int get(int argc, char **argv)
 	const char *path;
 	size_t pl;
 	long n = argc > 5 ? num(argv[5]) : 1;
+	int rc = 0;
 
 	if (argc < 5)
 		return 2;
-	client_tls(&src, &tls, argv[3], argv[4]);
 	if (spiffe_httpc_parse_url(argv[2], strlen(argv[2]), host, port,
 				   &path, &pl, &eb) != 0) {
 		fprintf(stderr, "%s\n", eb.msg);
 		return 2;
 	}
+	client_tls(&src, &tls, argv[3], argv[4]);
 	memset(&hc, 0, sizeof(hc));
 	hc.tls = &tls;
-	if (spiffe_httpc_init(&c, &hc, host, port, &eb) != 0)
-		return 1;
+	memset(&c, 0, sizeof(c));
 	spiffe_httpc_resp_init(&r);
-	for (long i = 0; i < n; i++) {
+	if (spiffe_httpc_init(&c, &hc, host, port, &eb) != 0)
+		rc = 1;
+	for (long i = 0; rc == 0 && i < n; i++) {
 		if (spiffe_httpc_request(&c, "GET", 3, path, pl, NULL, 0, NULL,
 					 0, &r, &eb) != 0) {
 			fprintf(stderr, "%s\n", eb.msg);
-			return 1;
+			rc = 1;
 		}
 	}
-	printf("%d\n%.*s", r.status, (int)r.body_len, (const char *)r.body);
+	if (rc == 0)
+		printf("%d\n%.*s", r.status, (int)r.body_len,
+		       (const char *)r.body);
 	spiffe_httpc_resp_free(&r);
 	spiffe_httpc_free(&c);
 	spiffe_tls_config_free(&tls);
 	spiffe_tls_memsource_free(&src);
-	return 0;
+	return rc;
 }
 
 static int hold(int argc, char **argv)
