@@ -190,25 +190,29 @@ void spiffe_http_head_init(spiffe_http_head *h)
 static int find_line(spiffe_http_head *h, const uint8_t *p, size_t end,
 		     size_t *cr)
 {
-	size_t i;
+	const uint8_t *lf, *c;
+	size_t stop;
 
-	for (i = h->scan; i < end; i++) {
-		if (p[i] == '\n') {
-			*cr = i;
-			return -1;
-		}
-		if (p[i] != '\r')
-			continue;
-		if (i + 1 == end)
-			break;
-		*cr = i;
-		if (p[i + 1] != '\n')
-			return -2;
-		h->scan = i + 2;
-		return 1;
+	if (h->scan >= end)
+		return 0;
+	/* Two memchr passes beat one byte loop testing for both. */
+	lf = memchr(p + h->scan, '\n', end - h->scan);
+	stop = lf != NULL ? (size_t)(lf - p) : end;
+	c = memchr(p + h->scan, '\r', stop - h->scan);
+	if (c != NULL && (size_t)(c - p) + 1 < stop) {
+		*cr = (size_t)(c - p);
+		return -2;
 	}
-	h->scan = i;
-	return 0;
+	if (lf == NULL) {
+		h->scan = c != NULL ? end - 1 : end;
+		return 0;
+	}
+	*cr = stop;
+	if (c == NULL)
+		return -1;
+	*cr = stop - 1;
+	h->scan = stop + 1;
+	return 1;
 }
 
 /* "HTTP/" DIGIT "." DIGIT in p[s..e); 505 unless the major version is 1. */

@@ -33,6 +33,23 @@
  * 414, 431, 501, 505) before closing the connection; on a response it is
  * 502, what a proxy answers its own client.  A line of detail goes to
  * the errbuf.
+ *
+ * A server connection: keep the bytes received in a buffer; per request,
+ * spiffe_http_head_init, then spiffe_http_request_parse on the buffer
+ * after each read until it returns 0 (on an error, write error_status
+ * with Connection: close and close).  If expect_continue and the body is
+ * wanted, write a 100 response.  spiffe_http_body_begin with the head's
+ * framing and content_length, then spiffe_http_body_read on the bytes
+ * from head_len on until it returns 0.  Answer with
+ * spiffe_http_write_response (and spiffe_http_chunk_encode), close
+ * unless keep_alive, and start over at the first unconsumed byte: a
+ * pipelined request may already be there.
+ *
+ * A client or proxy upstream: spiffe_http_write_request, then
+ * spiffe_http_response_parse (saying whether the request was HEAD) and
+ * the body the same way; a CLOSE body ends when the server closes, any
+ * other ends early only by error.  A proxy forwards the fields for which
+ * spiffe_http_is_hop_by_hop is 0 and frames the body itself.
  */
 #ifndef SPIFFE_HTTP1_H
 #define SPIFFE_HTTP1_H
@@ -120,7 +137,9 @@ SPIFFE_CHECK int spiffe_http_request_parse(spiffe_http_head *h,
  * this returns SPIFFE_ERR_AGAIN, and h describes the final response.
  * 101 Switching Protocols is SPIFFE_ERR_UNSUPPORTED (we never ask to
  * upgrade).  Framing is NONE for HEAD, 204 and 304; CHUNKED or LENGTH
- * from the fields; otherwise CLOSE, with keep_alive 0.
+ * from the fields; otherwise CLOSE, with keep_alive 0.  A
+ * Transfer-Encoding not ending in chunked, which RFC 9112 section 6.3
+ * reads as close-delimited, is refused: we could not decode it anyway.
  */
 SPIFFE_CHECK int spiffe_http_response_parse(spiffe_http_head *h,
 					    const uint8_t *p, size_t len,

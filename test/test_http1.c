@@ -1328,6 +1328,99 @@ TEST(hop_by_hop)
 #undef HOP
 }
 
+/* ---- messages captured from curl, wrk and Python (test/data/http1) --- */
+
+#define ANY SIZE_MAX
+
+struct vector {
+	const char *file;
+	int response;
+	int head_request;
+	int status;                  /* response: status; request: minor */
+	int framing;
+	int keep_alive;
+	size_t body;                 /* decoded body bytes, or ANY */
+};
+
+/* Checks each message in a captured file, in order; 1 if all match. */
+static int check_file(const struct vector *v, size_t n)
+{
+	static uint8_t buf[8192], out[8192];
+	char path[128];
+	FILE *f;
+	size_t len, off = 0;
+
+	snprintf(path, sizeof(path), "test/data/http1/%s", v[0].file);
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "cannot open %s\n", path);
+		return 0;
+	}
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		spiffe_http_head h;
+		spiffe_http_body b;
+		size_t c, pr;
+		int rc;
+
+		spiffe_http_head_init(&h);
+		rc = v[i].response ?
+			spiffe_http_response_parse(&h, buf + off, len - off,
+						   v[i].head_request, NULL) :
+			spiffe_http_request_parse(&h, buf + off, len - off,
+						  NULL);
+		if (rc != 0 || h.framing != v[i].framing ||
+		    h.keep_alive != v[i].keep_alive ||
+		    (v[i].response ? h.status : h.minor) != v[i].status)
+			return 0;
+		off += h.head_len;
+		if (spiffe_http_body_begin(&b, h.framing, h.content_length,
+					   SPIFFE_HTTP_MAX_BODY, NULL) != 0 ||
+		    spiffe_http_body_read(&b, buf + off, len - off, &c, out,
+					  sizeof(out), &pr, NULL) != 0 ||
+		    (v[i].body != ANY && pr != v[i].body))
+			return 0;
+		off += c;
+	}
+	return off == len;
+}
+
+TEST(captured_messages)
+{
+	enum { NONE = SPIFFE_HTTP_BODY_NONE, LEN = SPIFFE_HTTP_BODY_LENGTH,
+	       CHUNKED = SPIFFE_HTTP_BODY_CHUNKED };
+	static const struct vector get[] = {
+		{ "curl-get.http", 0, 0, 1, NONE, 1, 0 } };
+	static const struct vector form[] = {
+		{ "curl-post-form.http", 0, 0, 1, LEN, 1, 11 } };
+	static const struct vector up[] = {
+		{ "curl-chunked-upload.http", 0, 0, 1, CHUNKED, 1, 300 } };
+	static const struct vector expect[] = {
+		{ "curl-expect-100.http", 0, 0, 1, LEN, 1, 300 } };
+	static const struct vector old[] = {
+		{ "curl-http10.http", 0, 0, 0, NONE, 0, 0 } };
+	static const struct vector wrk[] = {
+		{ "wrk-get.http", 0, 0, 1, NONE, 1, 0 } };
+	static const struct vector py[] = {
+		{ "python-get-then-404.http", 1, 0, 200, LEN, 1, 300 },
+		{ "", 1, 0, 404, LEN, 0, ANY } };
+	static const struct vector head[] = {
+		{ "python-head.http", 1, 1, 200, NONE, 1, 0 } };
+	static const struct vector nm[] = {
+		{ "python-not-modified.http", 1, 0, 304, NONE, 1, 0 } };
+
+	CHECK(check_file(get, 1));
+	CHECK(check_file(form, 1));
+	CHECK(check_file(up, 1));
+	CHECK(check_file(expect, 1));
+	CHECK(check_file(old, 1));
+	CHECK(check_file(wrk, 1));
+	CHECK(check_file(py, 2));
+	CHECK(check_file(head, 1));
+	CHECK(check_file(nm, 1));
+}
+
 int main(void)
 {
 	RUN(get_keep_alive);
@@ -1370,5 +1463,6 @@ int main(void)
 	RUN(reason_phrases);
 	RUN(chunk_encoder);
 	RUN(hop_by_hop);
+	RUN(captured_messages);
 	return test_summary();
 }
