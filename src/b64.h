@@ -17,22 +17,34 @@
 /* Most bytes that decoding len characters can produce. */
 #define SPIFFE_B64_DECODED_MAX(len) (((len) / 4) * 3 + 2)
 /* Characters that encoding len bytes needs (unpadded url form). */
-#define SPIFFE_B64URL_ENCODED_LEN(len) (((len) / 3) * 4 + ((len) % 3 ? (len) % 3 + 1 : 0))
+#define SPIFFE_B64URL_ENCODED_LEN(len) \
+	(((len) / 3) * 4 + ((len) % 3 ? (len) % 3 + 1 : 0))
 
 /*
  * Decodes in[0..len) as unpadded base64url into out (cap bytes) and sets
- * *outlen.  SPIFFE_ERR_BASE64 on any stray byte, padding, bad length or
- * non-canonical bits; SPIFFE_ERR_LIMIT if cap is too small.
+ * *outlen (may be NULL; 0 on failure).  SPIFFE_ERR_BASE64 on any stray
+ * byte, padding, bad length or non-canonical bits; SPIFFE_ERR_LIMIT if
+ * cap is too small for valid input; SPIFFE_ERR_ARG for NULL with a
+ * non-zero length.  out is written only on success.
  */
 SPIFFE_CHECK int spiffe_b64url_decode(uint8_t *out, size_t cap,
 				      size_t *outlen, const char *in,
 				      size_t len);
 
-/* Encodes unpadded base64url; out gets a terminating NUL too. */
+/*
+ * Encodes unpadded base64url; out gets a terminating NUL too, so cap
+ * must be at least SPIFFE_B64URL_ENCODED_LEN(len) + 1 (else
+ * SPIFFE_ERR_LIMIT).  *outlen excludes the NUL.
+ */
 SPIFFE_CHECK int spiffe_b64url_encode(char *out, size_t cap, size_t *outlen,
 				      const uint8_t *in, size_t len);
 
-/* Strict standard base64 with mandatory '=' padding (x5c values). */
+/*
+ * Strict standard base64 with mandatory '=' padding (x5c values): length
+ * a multiple of 4, '=' only as the last one or two characters, canonical
+ * final bits, no whitespace.  Encoding needs 4 * ((len + 2) / 3) + 1
+ * bytes of cap.  Same return values as the url forms.
+ */
 SPIFFE_CHECK int spiffe_b64std_decode(uint8_t *out, size_t cap,
 				      size_t *outlen, const char *in,
 				      size_t len);

@@ -34,7 +34,12 @@ typedef struct spiffe_id {
 /*
  * Parses s[0..len) as a SPIFFE ID into id.  On failure returns
  * SPIFFE_ERR_SPIFFEID (or SPIFFE_ERR_LIMIT when too long), leaves id
- * zeroed, and eb says which rule failed and where.
+ * zeroed, and eb says which rule failed and where.  The message starts
+ * with go-spiffe's wording for the rule, then gives the detail and the
+ * input (escaped, at most 64 bytes shown), e.g. "trust domain characters
+ * are limited to lowercase letters, numbers, dots, dashes, and
+ * underscores: found ':' (port not allowed) at offset 11 in
+ * "spiffe://td:443/x"".
  */
 SPIFFE_CHECK int spiffe_id_parse(spiffe_id *id, const char *s, size_t len,
 				 spiffe_errbuf *eb);
@@ -45,7 +50,8 @@ SPIFFE_CHECK int spiffe_id_parse_cstr(spiffe_id *id, const char *s,
 
 /*
  * Builds "spiffe://<td><path>"; path is "" or starts with "/" and must
- * follow the path rules.
+ * follow the path rules (offsets in messages are into path).  A zero td
+ * gives "trust domain is empty".
  */
 SPIFFE_CHECK int spiffe_id_from_path(spiffe_id *id, const spiffe_td *td,
 				     const char *path, size_t len,
@@ -60,7 +66,10 @@ SPIFFE_CHECK int spiffe_id_from_path(spiffe_id *id, const spiffe_td *td,
 SPIFFE_CHECK int spiffe_td_parse(spiffe_td *td, const char *s, size_t len,
 				 spiffe_errbuf *eb);
 
-/* The ID's trust domain, path ("" for a root ID) and their lengths. */
+/*
+ * The ID's trust domain, path ("" for a root ID) and their lengths.  The
+ * path points into id; a zero ID gives the zero trust domain and "".
+ */
 void spiffe_id_td(const spiffe_id *id, spiffe_td *td);
 const char *spiffe_id_path(const spiffe_id *id, size_t *len);
 
@@ -68,10 +77,17 @@ const char *spiffe_id_path(const spiffe_id *id, size_t *len);
 int spiffe_id_equal(const spiffe_id *a, const spiffe_id *b);
 int spiffe_td_equal(const spiffe_td *a, const spiffe_td *b);
 
-/* 1 if id is in trust domain td, else 0. */
+/*
+ * 1 if id is in trust domain td, else 0.  A zero ID is a member of no
+ * trust domain, not even the zero one (go-spiffe's MatchMemberOf accepts
+ * the zero ID for the zero trust domain; we do not).
+ */
 int spiffe_id_member_of(const spiffe_id *id, const spiffe_td *td);
 
-/* Writes "spiffe://<td>" into id (the trust domain's own ID). */
+/*
+ * Writes "spiffe://<td>" into id (the trust domain's own ID); the zero
+ * trust domain gives the zero ID.
+ */
 void spiffe_td_id(const spiffe_td *td, spiffe_id *id);
 
 #endif
