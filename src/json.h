@@ -43,9 +43,11 @@ enum spiffe_json_type {
 typedef struct spiffe_json_tok {
 	uint8_t type;        /* enum spiffe_json_type */
 	uint8_t escaped;     /* STRING: contains a backslash escape */
-	uint32_t start;      /* STRING: after the opening quote; else first byte */
+	uint32_t start;      /* STRING: after the opening quote;
+				else the first byte */
 	uint32_t end;        /* STRING: at the closing quote; else one past */
-	uint32_t count;      /* ARRAY: elements; OBJECT: members */
+	uint32_t count;      /* ARRAY: elements; OBJECT: members;
+				STRING: decoded length in bytes */
 	uint32_t skip;       /* tokens in this subtree, itself included */
 } spiffe_json_tok;
 
@@ -63,8 +65,10 @@ void spiffe_json_free(spiffe_json *j);
 
 /*
  * Parses text[0..len).  On success j->tok[0..ntok) describes it and the
- * text must stay alive while j is used.  SPIFFE_ERR_JSON with the byte
- * offset and reason in eb, or SPIFFE_ERR_LIMIT naming the limit.
+ * text must stay alive and unchanged while j is used.  SPIFFE_ERR_JSON
+ * with the reason and byte offset in eb ("leading zero in number at
+ * offset 7"), SPIFFE_ERR_LIMIT naming the limit, or SPIFFE_ERR_NOMEM;
+ * on failure the token array is freed.  j may be parsed into again.
  */
 SPIFFE_CHECK int spiffe_json_parse(spiffe_json *j, const char *text,
 				   size_t len, spiffe_errbuf *eb);
@@ -76,7 +80,10 @@ SPIFFE_CHECK int spiffe_json_parse(spiffe_json *j, const char *text,
  */
 int spiffe_json_get(const spiffe_json *j, int obj, const char *key);
 
-/* Index of the n-th element of array token arr, or a negative error. */
+/*
+ * Index of the n-th element of array token arr; SPIFFE_ERR_NOT_FOUND if
+ * n >= its count, SPIFFE_ERR_JSON if arr is not an array.
+ */
 int spiffe_json_at(const spiffe_json *j, int arr, size_t n);
 
 /* The token after i's subtree (its next sibling inside a container). */
@@ -99,8 +106,9 @@ int spiffe_json_str_eq(const spiffe_json *j, int i, const char *s,
 		       size_t slen);
 
 /*
- * An integer number token (no fraction, no exponent) into *v;
- * SPIFFE_ERR_JSON if not an integer, SPIFFE_ERR_LIMIT on overflow.
+ * An integer number token (no fraction, no exponent) into *v, parsed
+ * exactly; SPIFFE_ERR_JSON if not an integer, SPIFFE_ERR_LIMIT if out of
+ * range (for uint64 that includes negatives; "-0" is 0).
  */
 SPIFFE_CHECK int spiffe_json_int64(const spiffe_json *j, int i, int64_t *v);
 SPIFFE_CHECK int spiffe_json_uint64(const spiffe_json *j, int i,
@@ -109,12 +117,20 @@ SPIFFE_CHECK int spiffe_json_uint64(const spiffe_json *j, int i,
 /*
  * A NumericDate (RFC 7519): any JSON number, truncated toward zero to
  * whole seconds (fractions and exponents accepted, like go-jose);
- * SPIFFE_ERR_LIMIT if its magnitude exceeds 2^53.
+ * SPIFFE_ERR_LIMIT if its magnitude exceeds 2^53.  Computed exactly from
+ * the decimal text (no floating point, no locale), so 2^53 + 1 is
+ * rejected where a float64 parser would round it to 2^53.
  */
 SPIFFE_CHECK int spiffe_json_numeric_date(const spiffe_json *j, int i,
 					  int64_t *v);
 
-/* Writes s[0..len) as a JSON string literal (with quotes) into out. */
+/*
+ * Writes s[0..len) as a JSON string literal (with quotes, NUL-terminated;
+ * *outlen excludes the NUL) into out.  '"', '\\' and bytes below 0x20
+ * are escaped (\u00XX for the latter), valid UTF-8 passes through.
+ * SPIFFE_ERR_JSON if s is not valid UTF-8, SPIFFE_ERR_LIMIT if cap is
+ * too small; out is written only on success.
+ */
 SPIFFE_CHECK int spiffe_json_quote(char *out, size_t cap, size_t *outlen,
 				   const char *s, size_t len);
 

@@ -242,7 +242,8 @@ int spiffe_id_parse(spiffe_id *id, const char *s, size_t len,
 		id_zero(id);
 		return rc;
 	}
-	memcpy(id->str, s, len);
+	/* s may point into id itself. */
+	memmove(id->str, s, len);
 	id->str[len] = '\0';
 	id->len = len;
 	id->td_len = td_len;
@@ -260,31 +261,37 @@ int spiffe_id_parse_cstr(spiffe_id *id, const char *s, spiffe_errbuf *eb)
 	return spiffe_id_parse(id, s, strlen(s), eb);
 }
 
+/* path may point into id itself (the path of the ID being replaced). */
 int spiffe_id_from_path(spiffe_id *id, const spiffe_td *td,
 			const char *path, size_t len, spiffe_errbuf *eb)
 {
+	size_t tl;
 	int rc;
 
 	if (id == NULL || td == NULL || (path == NULL && len != 0))
 		return spiffe_fail(eb, SPIFFE_ERR_ARG, "spiffe_id_from_path: "
 				   "NULL argument");
-	id_zero(id);
-	if (td->len == 0 || td->len > SPIFFE_TD_MAX)
-		return spiffe_fail(eb, SPIFFE_ERR_SPIFFEID,
-				   "trust domain is empty");
-	if (len > SPIFFE_ID_MAX - SCHEME_LEN - td->len)
-		return too_long(eb, "SPIFFE ID", SCHEME_LEN + td->len + len,
-				SPIFFE_ID_MAX, path, len);
-	rc = check_path(path, len, 0, eb);
-	if (rc != 0)
+	tl = td->len;
+	if (tl == 0 || tl > SPIFFE_TD_MAX)
+		rc = spiffe_fail(eb, SPIFFE_ERR_SPIFFEID,
+				 "trust domain is empty");
+	else if (len > SPIFFE_ID_MAX - SCHEME_LEN - tl)
+		rc = too_long(eb, "SPIFFE ID", SCHEME_LEN + tl + len,
+			      SPIFFE_ID_MAX, path, len);
+	else
+		rc = check_path(path, len, 0, eb);
+	if (rc != 0) {
+		id_zero(id);
 		return rc;
-	memcpy(id->str, SCHEME, SCHEME_LEN);
-	memcpy(id->str + SCHEME_LEN, td->name, td->len);
+	}
+	/* The path first: its new place does not overlap scheme + td. */
 	if (len != 0)
-		memcpy(id->str + SCHEME_LEN + td->len, path, len);
-	id->len = SCHEME_LEN + td->len + len;
+		memmove(id->str + SCHEME_LEN + tl, path, len);
+	memcpy(id->str, SCHEME, SCHEME_LEN);
+	memmove(id->str + SCHEME_LEN, td->name, tl);
+	id->len = SCHEME_LEN + tl + len;
 	id->str[id->len] = '\0';
-	id->td_len = td->len;
+	id->td_len = tl;
 	return 0;
 }
 
@@ -297,34 +304,44 @@ static int has_colon_slash(const char *s, size_t len)
 	return 0;
 }
 
+/* Validates a trust domain name or ID; sets *off and *td_len. */
+static int check_td(const char *s, size_t len, size_t *off, size_t *td_len,
+		    spiffe_errbuf *eb)
+{
+	if (len == 0)
+		return spiffe_fail(eb, SPIFFE_ERR_SPIFFEID, "%s", ERR_NO_TD);
+	if (has_colon_slash(s, len)) {
+		*off = SCHEME_LEN;
+		return check_id(s, len, td_len, eb);
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!is_td_char((unsigned char)s[i]))
+			return bad_char(eb, ERR_TD_CHAR, s, len, i, 1);
+	}
+	if (len > SPIFFE_TD_MAX)
+		return too_long(eb, "trust domain", len, SPIFFE_TD_MAX, s,
+				len);
+	*off = 0;
+	*td_len = len;
+	return 0;
+}
+
+/* s may point into td itself. */
 int spiffe_td_parse(spiffe_td *td, const char *s, size_t len,
 		    spiffe_errbuf *eb)
 {
-	size_t td_len = 0;
+	size_t off = 0, td_len = 0;
 	int rc;
 
 	if (td == NULL || (s == NULL && len != 0))
 		return spiffe_fail(eb, SPIFFE_ERR_ARG, "spiffe_td_parse: "
 				   "NULL argument");
-	memset(td, 0, sizeof(*td));
-	if (len == 0)
-		return spiffe_fail(eb, SPIFFE_ERR_SPIFFEID, "%s", ERR_NO_TD);
-	if (has_colon_slash(s, len)) {
-		rc = check_id(s, len, &td_len, eb);
-		if (rc != 0)
-			return rc;
-		s += SCHEME_LEN;
-	} else {
-		for (size_t i = 0; i < len; i++) {
-			if (!is_td_char((unsigned char)s[i]))
-				return bad_char(eb, ERR_TD_CHAR, s, len, i, 1);
-		}
-		if (len > SPIFFE_TD_MAX)
-			return too_long(eb, "trust domain", len,
-					SPIFFE_TD_MAX, s, len);
-		td_len = len;
+	rc = check_td(s, len, &off, &td_len, eb);
+	if (rc != 0) {
+		memset(td, 0, sizeof(*td));
+		return rc;
 	}
-	memcpy(td->name, s, td_len);
+	memmove(td->name, s + off, td_len);
 	td->name[td_len] = '\0';
 	td->len = td_len;
 	return 0;

@@ -10,6 +10,8 @@
  * so IDs compare byte for byte.
  *
  * The structs hold their text inline (no allocation, nothing to free).
+ * Input text may point into the output struct (re-parsing an ID's own
+ * text, or building from its own path with another trust domain).
  */
 #ifndef SPIFFE_SPIFFEID_H
 #define SPIFFE_SPIFFEID_H

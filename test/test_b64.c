@@ -154,7 +154,7 @@ TEST(every_character)
 
 TEST(capacity_limits)
 {
-	uint8_t bin[8];
+	uint8_t bin[8] = { 0 };
 	char txt[16];
 	size_t n = 99;
 
@@ -209,7 +209,7 @@ TEST(capacity_limits)
 /* Pseudo-random bytes of every length round-trip through both forms. */
 TEST(round_trip)
 {
-	uint8_t bin[200], back[200];
+	uint8_t bin[200] = { 0 }, back[200];
 	char txt[300];
 	uint32_t x = 12345;
 

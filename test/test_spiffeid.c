@@ -725,6 +725,29 @@ TEST(id_equal_and_member_of)
 	CHECK(!spiffe_id_member_of(&zid, &foo));
 }
 
+/* Outputs may alias inputs: re-parse in place, swap a trust domain. */
+TEST(inputs_may_alias_outputs)
+{
+	spiffe_id id = mkid("spiffe://td/a/b");
+	spiffe_td td = mktd("a-much-longer-trust-domain"), s = mktd("x");
+	const char *path;
+	size_t n;
+
+	CHECK_INT(spiffe_id_parse(&id, id.str, id.len, NULL), 0);
+	CHECK_STR(id.str, "spiffe://td/a/b");
+	path = spiffe_id_path(&id, &n);
+	CHECK_INT(spiffe_id_from_path(&id, &td, path, n, NULL), 0);
+	CHECK_STR(id.str, "spiffe://a-much-longer-trust-domain/a/b");
+	path = spiffe_id_path(&id, &n);
+	CHECK_INT(spiffe_id_from_path(&id, &s, path, n, NULL), 0);
+	CHECK_STR(id.str, "spiffe://x/a/b");
+	CHECK_INT(id.td_len, 1);
+	CHECK_INT(spiffe_td_parse(&td, td.name + 2, td.len - 2, NULL), 0);
+	CHECK_STR(td.name, "much-longer-trust-domain");
+	CHECK_INT(spiffe_td_parse(&td, id.str, id.len, NULL), 0);
+	CHECK_STR(td.name, "x");
+}
+
 int main(void)
 {
 	RUN(id_parse_table);
@@ -738,5 +761,6 @@ int main(void)
 	RUN(id_from_path);
 	RUN(td_id_and_accessors);
 	RUN(id_equal_and_member_of);
+	RUN(inputs_may_alias_outputs);
 	return test_summary();
 }
