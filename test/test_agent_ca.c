@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -788,6 +789,32 @@ TEST(expired_root_refused)
 	rmtree(dir);
 }
 
+TEST(rng_differs_after_fork)
+{
+	unsigned char a[32], b[32];
+	int p[2], st;
+	pid_t pid;
+
+	CHECK_INT(spiffe_rng(NULL, a, sizeof(a)), 0);
+	CHECK_INT(pipe(p), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (spiffe_rng(NULL, b, sizeof(b)) != 0 ||
+		    write(p[1], b, sizeof(b)) != (ssize_t)sizeof(b))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	CHECK_INT(spiffe_rng(NULL, a, sizeof(a)), 0);
+	CHECK_INT(read(p[0], b, sizeof(b)), sizeof(b));
+	close(p[0]);
+	CHECK_INT(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The child reseeded: it does not repeat the parent. */
+	CHECK(memcmp(a, b, sizeof(a)) != 0);
+}
+
 /* ---- helper modes ------------------------------------------------------ */
 
 static int write_out(const char *dir, const char *name, const void *p,
@@ -919,5 +946,6 @@ int main(int argc, char **argv)
 	RUN(jwt_rejects);
 	RUN(reload_failures_are_clear);
 	RUN(expired_root_refused);
+	RUN(rng_differs_after_fork);
 	return test_summary();
 }

@@ -592,7 +592,7 @@ static int load_key(int dirfd, const char *name, mbedtls_pk_context *pk,
 	int rc;
 
 	rc = spiffe_agent_file_read(dirfd, name, SPIFFE_AGENT_PEM_MAX, 1,
-				    &buf, &len, NULL, eb);
+				    &buf, &len, NULL, NULL, eb);
 	if (rc != 0)
 		return rc;
 	mbedtls_pk_free(pk);
@@ -711,7 +711,7 @@ static int load(spiffe_agent_ca *ca, int dirfd, spiffe_errbuf *eb)
 	if (rc != 0)
 		return rc;
 	rc = spiffe_agent_file_read(dirfd, F_JWT_KID, 64, 0, &buf, &len,
-				    NULL, eb);
+				    NULL, NULL, eb);
 	if (rc != 0)
 		return rc;
 	if (len > 0 && buf[len - 1] == '\n')
@@ -729,7 +729,7 @@ static int load(spiffe_agent_ca *ca, int dirfd, spiffe_errbuf *eb)
 	ca->kid[len] = '\0';
 	free(buf);
 	rc = spiffe_agent_file_read(dirfd, F_CA_CERT, SPIFFE_AGENT_PEM_MAX, 0,
-				    &buf, &len, NULL, eb);
+				    &buf, &len, NULL, NULL, eb);
 	if (rc != 0)
 		return rc;
 	mbedtls_x509_crt_free(&ca->cert);
@@ -851,7 +851,7 @@ int spiffe_agent_ca_open(spiffe_agent_ca *ca, int dirfd, const spiffe_td *td,
 				   "random generator");
 	ca->td = *td;
 	rc = spiffe_agent_file_read(dirfd, F_CA_CERT, SPIFFE_AGENT_PEM_MAX, 0,
-				    &buf, &len, NULL, eb);
+				    &buf, &len, NULL, NULL, eb);
 	if (rc == SPIFFE_ERR_NOT_FOUND)
 		rc = create(ca, dirfd, eb);
 	else if (rc == 0)

@@ -50,7 +50,7 @@ int spiffe_agent_dir_open(const char *path, int *dirfd, spiffe_errbuf *eb)
 
 int spiffe_agent_file_read(int dirfd, const char *name, size_t max,
 			   int secret, char **out, size_t *len,
-			   struct stat *stp, spiffe_errbuf *eb)
+			   struct stat *stp, int *fdp, spiffe_errbuf *eb)
 {
 	struct stat st;
 	char *buf;
@@ -59,6 +59,8 @@ int spiffe_agent_file_read(int dirfd, const char *name, size_t max,
 
 	*out = NULL;
 	*len = 0;
+	if (fdp != NULL)
+		*fdp = -1;
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -116,7 +118,10 @@ int spiffe_agent_file_read(int dirfd, const char *name, size_t max,
 					   max);
 		}
 	}
-	close(fd);
+	if (fdp != NULL)
+		*fdp = fd;
+	else
+		close(fd);
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;

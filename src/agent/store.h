@@ -31,13 +31,15 @@ SPIFFE_CHECK int spiffe_agent_dir_open(const char *path, int *dirfd,
  * frees *out), with a NUL after the *len bytes.  The file must be a
  * regular file of the effective user, with no group or other write
  * permission, and with no group or other permission at all when secret.
- * st (may be NULL) receives its fstat.  SPIFFE_ERR_NOT_FOUND if it does
- * not exist, SPIFFE_ERR_LIMIT if larger than max, else SPIFFE_ERR_IO.
+ * st (may be NULL) receives its fstat; with fdp (may be NULL) the file
+ * stays open and *fdp is its descriptor (the caller closes it).
+ * SPIFFE_ERR_NOT_FOUND if it does not exist, SPIFFE_ERR_LIMIT if larger
+ * than max, else SPIFFE_ERR_IO.
  */
 SPIFFE_CHECK int spiffe_agent_file_read(int dirfd, const char *name,
 					size_t max, int secret, char **out,
 					size_t *len, struct stat *st,
-					spiffe_errbuf *eb);
+					int *fdp, spiffe_errbuf *eb);
 
 /*
  * Replaces file name in folder dirfd with p[0..len), mode 0600, through
