@@ -18,6 +18,10 @@ struct parser {
 	spiffe_errbuf *eb;
 	size_t depth;
 	uint32_t stack[SPIFFE_JSON_MAX_DEPTH];  /* open containers */
+	char *names;            /* escaped member names, decoded */
+	size_t names_len, names_cap;
+	uint32_t *name_at;      /* token index -> offset in names */
+	size_t name_at_cap;
 };
 
 enum state { ST_VALUE, ST_AFTER, ST_KEY };
@@ -369,23 +373,75 @@ static void close_container(struct parser *p)
 	value_done(p);
 }
 
-static int same_name(const spiffe_json *j, int a, int b);
 static void show_name(char *out, const spiffe_json *j, int i);
 
-/* Rejects key token key if an earlier member of obj has the same name. */
+/*
+ * Decodes escaped member name key once into p->names, so that the
+ * duplicate check below is a memcmp.  (Comparing through the decoder
+ * made an object of 1024 long escaped names take seconds.)
+ */
+static int keep_name(struct parser *p, uint32_t key)
+{
+	size_t n = p->j->tok[key].count, got, cap;
+	uint32_t *at;
+	char *b;
+
+	if (p->name_at_cap < p->j->cap) {
+		at = realloc(p->name_at, p->j->cap * sizeof(*at));
+		if (at == NULL)
+			return spiffe_fail(p->eb, SPIFFE_ERR_NOMEM,
+					   "out of memory for member names");
+		p->name_at = at;
+		p->name_at_cap = p->j->cap;
+	}
+	/* names_len + n + 1 <= len + 1: no overflow. */
+	if (p->names_cap - p->names_len < n + 1) {
+		cap = p->names_cap ? p->names_cap : 256;
+		while (cap - p->names_len < n + 1)
+			cap *= 2;
+		b = realloc(p->names, cap);
+		if (b == NULL)
+			return spiffe_fail(p->eb, SPIFFE_ERR_NOMEM,
+					   "out of memory for member names");
+		p->names = b;
+		p->names_cap = cap;
+	}
+	if (spiffe_json_str(p->j, (int)key, p->names + p->names_len, n + 1,
+			    &got) != 0 || got != n)
+		return spiffe_fail(p->eb, SPIFFE_ERR_JSON, "internal error "
+				   "decoding member name");
+	p->name_at[key] = (uint32_t)p->names_len;
+	p->names_len += n;
+	return 0;
+}
+
+static const char *name_of(const struct parser *p, uint32_t k)
+{
+	const spiffe_json_tok *t = &p->j->tok[k];
+
+	if (t->escaped)
+		return p->names + p->name_at[k];
+	return p->j->text + t->start;
+}
+
+/*
+ * Rejects key token key if an earlier member of obj has the same
+ * decoded name: O(members^2) memcmp, bounded by SPIFFE_JSON_MAX_MEMBERS.
+ */
 static int check_dup(struct parser *p, uint32_t obj, uint32_t key)
 {
 	const spiffe_json_tok *t = p->j->tok;
-	uint32_t k = obj + 1;
+	const char *name = name_of(p, key);
+	uint32_t k = obj + 1, n = t[key].count;
 
 	for (uint32_t m = 0; m < t[obj].count; m++) {
-		if (same_name(p->j, (int)k, (int)key)) {
-			char name[SHOW_MAX * 4 + 6];
+		if (t[k].count == n && memcmp(name_of(p, k), name, n) == 0) {
+			char shown[SHOW_MAX * 4 + 6];
 
-			show_name(name, p->j, (int)key);
+			show_name(shown, p->j, (int)key);
 			return spiffe_fail(p->eb, SPIFFE_ERR_JSON,
 					   "duplicate member name %s at "
-					   "offset %u", name,
+					   "offset %u", shown,
 					   (unsigned)t[key].start - 1);
 		}
 		k++;
@@ -406,6 +462,8 @@ static int scan_key(struct parser *p)
 				   "than %d members at offset %zu",
 				   SPIFFE_JSON_MAX_MEMBERS, p->pos);
 	rc = scan_string(p, &key);
+	if (rc == 0 && p->j->tok[key].escaped)
+		rc = keep_name(p, key);
 	if (rc != 0)
 		return rc;
 	rc = check_dup(p, obj, key);
@@ -545,6 +603,8 @@ int spiffe_json_parse(spiffe_json *j, const char *text, size_t len,
 	p.len = len;
 	p.eb = eb;
 	rc = parse(&p);
+	free(p.names);
+	free(p.name_at);
 	if (rc != 0)
 		spiffe_json_free(j);
 	return rc;
@@ -652,28 +712,6 @@ static int dec_next(struct decoder *d)
 		d->i = 0;
 	}
 	return d->b[d->i++];
-}
-
-static int same_name(const spiffe_json *j, int a, int b)
-{
-	const spiffe_json_tok *ta = &j->tok[a], *tb = &j->tok[b];
-	struct decoder da, db;
-	int ca, cb;
-
-	if (ta->count != tb->count)
-		return 0;
-	if (!ta->escaped && !tb->escaped)
-		return memcmp(j->text + ta->start, j->text + tb->start,
-			      ta->count) == 0;
-	dec_init(&da, j, ta);
-	dec_init(&db, j, tb);
-	do {
-		ca = dec_next(&da);
-		cb = dec_next(&db);
-		if (ca != cb)
-			return 0;
-	} while (ca >= 0);
-	return 1;
 }
 
 /*

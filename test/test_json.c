@@ -369,6 +369,44 @@ TEST(member_limit)
 	free(s);
 }
 
+/* Many escaped names (decoded once, kept while the parse runs). */
+TEST(escaped_names)
+{
+	size_t cap = 64 * 1100, len = 0;
+	char *s = malloc(cap), want[128];
+	spiffe_errbuf eb;
+	spiffe_json j;
+	int i;
+
+	CHECK(s != NULL);
+	spiffe_json_init(&j);
+	s[len++] = '[';
+	for (i = 0; i < 1000; i++)
+		len += (size_t)snprintf(s + len, cap - len,
+					"{\"\\u006b%d\":[],\"k%d\\u0078\":"
+					"{\"\\u00e9\":%d}},", i, i, i);
+	s[len - 1] = ']';
+	CHECK_INT(spiffe_json_parse(&j, s, len, &eb), 0);
+	CHECK_INT(j.tok[0].count, 1000);
+	i = spiffe_json_at(&j, 0, 999);
+	CHECK(spiffe_json_get(&j, i, "k999") > 0);
+	i = spiffe_json_get(&j, i, "k999x");
+	CHECK(spiffe_json_get(&j, i, "\xc3\xa9") > 0);
+
+	/* One object: "\u006bN" for N < 1000, then "k500" again. */
+	len = 0;
+	s[len++] = '{';
+	for (i = 0; i < 1000; i++)
+		len += (size_t)snprintf(s + len, cap - len,
+					"\"\\u006b%d\":%d,", i, i);
+	len += (size_t)snprintf(s + len, cap - len, "\"k500\":0}");
+	CHECK_INT(spiffe_json_parse(&j, s, len, &eb), SPIFFE_ERR_JSON);
+	snprintf(want, sizeof(want), "duplicate member name \"k500\" at "
+		 "offset %zu", len - 9);
+	CHECK_STR(eb.msg, want);
+	free(s);
+}
+
 TEST(input_limit)
 {
 	size_t max = SPIFFE_JSON_MAX_INPUT;
@@ -704,6 +742,7 @@ int main(void)
 	RUN(depth_limit);
 	RUN(token_limit);
 	RUN(member_limit);
+	RUN(escaped_names);
 	RUN(input_limit);
 	RUN(get_at_next);
 	RUN(str_and_str_eq);

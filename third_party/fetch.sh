@@ -73,14 +73,21 @@ apt_download() {
 		-o "Dir::Etc::preferencesparts=$a/etc/preferences.d" \
 		-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache" \
 		-o "APT::Sandbox::User=root" -o "Debug::NoLocking=1"
+	log="$a/apt.log"
 	if [ ! -f "$a/lists/.updated" ]; then
-		apt-get "$@" -qq update >&2 || die "apt-get update (private sources) failed"
+		apt-get "$@" -qq update > "$log" 2>&1 ||
+			{ cat "$log" >&2; die "apt-get update (private sources) failed"; }
 		touch "$a/lists/.updated"
 	fi
 	# A missing .dsc or debian.tar (404) is harmless: only the orig
-	# tarball is used, and it is checked below.
-	(cd "$a/get" && apt-get "$@" -qq source --download-only "$pkg=$ver" >&2) || true
-	[ -f "$a/get/$file" ] || die "apt could not download $file ($pkg $ver from $suite)"
+	# tarball is used, and it is checked below.  apt's own words are
+	# shown only when the tarball did not arrive.
+	(cd "$a/get" && apt-get "$@" -qq source --download-only "$pkg=$ver") \
+		> "$log" 2>&1 || true
+	if [ ! -f "$a/get/$file" ]; then
+		cat "$log" >&2
+		die "apt could not download $file ($pkg $ver from $suite)"
+	fi
 	mkdir -p "$dl"
 	mv "$a/get/$file" "$dl/$file.part"
 	mv "$dl/$file.part" "$dl/$file"
