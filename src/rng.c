@@ -64,7 +64,8 @@ int spiffe_rng(void *unused, unsigned char *out, size_t len)
 	pid = getpid();
 	pthread_mutex_lock(&mu);
 	if (pid != seeded_pid) {
-		rc = mbedtls_ctr_drbg_reseed(&drbg, (const unsigned char *)&pid,
+		rc = mbedtls_ctr_drbg_reseed(&drbg,
+					     (const unsigned char *)&pid,
 					     sizeof(pid));
 		if (rc == 0)
 			seeded_pid = pid;

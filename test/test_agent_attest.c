@@ -181,8 +181,10 @@ TEST(status_fields)
 
 TEST(status_empty_groups_and_no_final_newline)
 {
-	static const char a[] = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\n";
-	static const char b[] = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t";
+	static const char a[] = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"
+		"Groups:\n";
+	static const char b[] = "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"
+		"Groups:\t";
 	static const char c[] = "Groups:\t7\nUid:\t1 2 3 4\nGid:\t5 6 7 8";
 	spiffe_agent_proc_status st;
 	spiffe_errbuf eb;
@@ -222,7 +224,8 @@ TEST(status_rejects)
 		{ "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t1x\n",
 		  SPIFFE_ERR_MALFORMED, "/proc status: malformed \"Groups:\" "
 		  "line" },
-		{ "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\nUid:\t1 1 1 1\n",
+		{ "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\n"
+		  "Uid:\t1 1 1 1\n",
 		  SPIFFE_ERR_MALFORMED, "/proc status: \"Uid:\" appears "
 		  "twice" },
 	};
@@ -358,6 +361,12 @@ TEST(attest_not_a_socket)
 	CHECK_STR(eb.msg, "attestation: SO_PEERCRED: Socket operation on "
 		  "non-socket");
 	CHECK_INT(w.sel.n, 0);
+	close(fd);
+	/* A TCP socket's "peer credentials" are not a workload's. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(fd >= 0);
+	CHECK_INT(spiffe_agent_attest_fd(NULL, fd, &w, &eb), SPIFFE_ERR_IO);
+	CHECK_STR(eb.msg, "attestation: not a Unix socket (domain 2)");
 	close(fd);
 }
 

@@ -551,8 +551,9 @@ TEST(jwt_exact_bytes)
 		 "\"typ\":\"JWT\"}", ca.kid);
 	CHECK_STR(h, want);
 	CHECK(part(tok + d1 + 1, d2 - d1 - 1, c, sizeof(c)) > 0);
-	CHECK_STR(c, "{\"aud\":[\"spiffe://example.org/server\",\"b\\\"c\\\\d\","
-		  "\"\xc3\xa9t\xc3\xa9\"],\"exp\":1700000300,\"iat\":1700000000,"
+	CHECK_STR(c, "{\"aud\":[\"spiffe://example.org/server\","
+		  "\"b\\\"c\\\\d\",\"\xc3\xa9t\xc3\xa9\"],"
+		  "\"exp\":1700000300,\"iat\":1700000000,"
 		  "\"sub\":\"spiffe://example.org/workload\"}");
 	/* Raw r||s of 64 bytes that verifies with the JWT key. */
 	CHECK_INT(spiffe_b64url_decode(sig, sizeof(sig), &n, tok + d2 + 1,
@@ -633,7 +634,8 @@ TEST(jwt_rejects)
 	CHECK(tok == NULL && len == 0);
 	CHECK_INT(spiffe_agent_ca_issue_jwt(&ca, &id, aud,
 					    SPIFFE_JWT_MAX_AUDIENCES + 1, 0,
-					    &tok, &len, &eb), SPIFFE_ERR_LIMIT);
+					    &tok, &len, &eb),
+		  SPIFFE_ERR_LIMIT);
 	CHECK_STR(eb.msg, "more than 32 audiences");
 	CHECK_INT(spiffe_agent_ca_issue_jwt(&ca, &id, &empty, 1, 0, &tok,
 					    &len, &eb), SPIFFE_ERR_ARG);

@@ -290,15 +290,15 @@ TEST(parse_rejects)
 		  "characters are limited to letters, digits, '.', '_' and "
 		  "'-'" },
 		{ FILE1("\"id\":\"\",\"spiffe_id\":\"spiffe://example.org/w\","
-			SEL), SPIFFE_ERR_MALFORMED, "entry 1: entry id must be "
-		  "1 to 64 bytes" },
+			SEL), SPIFFE_ERR_MALFORMED,
+		  "entry 1: entry id must be 1 to 64 bytes" },
 		{ "{\"version\":1,\"entries\":[{" BASE SEL "},{\"id\":\"a\","
 		  "\"spiffe_id\":\"spiffe://example.org/v\"," SEL "}]}",
 		  SPIFFE_ERR_MALFORMED, "entry id \"a\" appears twice" },
 		{ "{\"version\":1,\"entries\":[{" BASE SEL "},{\"id\":\"b\","
 		  "\"spiffe_id\":\"spiffe://example.org/w\"," SEL "}]}",
-		  SPIFFE_ERR_MALFORMED, "entries \"a\" and \"b\" have the same "
-		  "spiffe_id, parent_id and selectors" },
+		  SPIFFE_ERR_MALFORMED, "entries \"a\" and \"b\" have the "
+		  "same spiffe_id, parent_id and selectors" },
 		{ FILE1(BASE SEL ",\"hint\":\"a\",\"hint\":\"b\""),
 		  SPIFFE_ERR_JSON, NULL },
 		{ "{\"version\":1,\"entries\":[", SPIFFE_ERR_JSON, NULL },

@@ -75,8 +75,8 @@ int spiffe_agent_parse_stat(const char *p, size_t len,
 				   "/proc stat: no process ID at the start");
 	st->pid = (int64_t)v;
 	if (end - c < 2 || c[0] != ' ' || c[1] != '(')
-		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED,
-				   "/proc stat: no \" (\" after the process ID");
+		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "/proc stat: no "
+				   "\" (\" after the process ID");
 	c += 2;
 	/* The name may hold ')' too; nothing after it can. */
 	rp = memrchr(c, ')', (size_t)(end - c));
@@ -192,8 +192,8 @@ int spiffe_agent_parse_status(const char *p, size_t len,
 			}
 			if (r > 0)
 				return spiffe_fail(eb, SPIFFE_ERR_LIMIT,
-						   "/proc status: more than %d "
-						   "supplementary groups",
+						   "/proc status: more than "
+						   "%d supplementary groups",
 						   SPIFFE_AGENT_MAX_GROUPS);
 			if (r < 0)
 				return spiffe_fail(eb, SPIFFE_ERR_MALFORMED,
@@ -211,7 +211,7 @@ int spiffe_agent_parse_status(const char *p, size_t len,
 	return 0;
 }
 
-/* ---- workloads and the attestor ------------------------------------------ */
+/* ---- workloads and the attestor --------------------------------------- */
 
 void spiffe_agent_workload_init(spiffe_agent_workload *w)
 {
@@ -786,9 +786,17 @@ int spiffe_agent_attest_fd(spiffe_agent_attestor *a, int fd,
 			   spiffe_agent_workload *w, spiffe_errbuf *eb)
 {
 	struct ucred cred;
-	socklen_t sl = sizeof(cred);
-	int pidfd = -1, rc;
+	socklen_t sl = sizeof(int);
+	int pidfd = -1, domain = 0, rc;
 
+	/* Only a Unix socket's peer credentials mean anything. */
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &sl) == 0 &&
+	    domain != AF_UNIX) {
+		spiffe_agent_workload_free(w);
+		return spiffe_fail(eb, SPIFFE_ERR_IO, "attestation: not a "
+				   "Unix socket (domain %d)", domain);
+	}
+	sl = sizeof(cred);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) != 0 ||
 	    sl != sizeof(cred)) {
 		spiffe_agent_workload_free(w);

@@ -36,6 +36,8 @@
 /* A leaf fits: fixed fields and extensions plus a 2048-byte URI. */
 #define CERT_BUF (SPIFFE_ID_MAX + 2048)
 #define KEY_BUF 512
+#define URI_SAN_TAG (MBEDTLS_ASN1_CONTEXT_SPECIFIC | \
+		     MBEDTLS_X509_SAN_UNIFORM_RESOURCE_IDENTIFIER)
 
 void spiffe_agent_ca_init(spiffe_agent_ca *ca)
 {
@@ -218,13 +220,13 @@ static int write_cert(const struct cert_spec *s, unsigned char *buf,
 		 * are ours.  It always marks keyUsage critical. */
 		if ((rc = mbedtls_x509write_crt_set_extension(&w,
 				MBEDTLS_OID_BASIC_CONSTRAINTS,
-				MBEDTLS_OID_SIZE(MBEDTLS_OID_BASIC_CONSTRAINTS),
+				sizeof(MBEDTLS_OID_BASIC_CONSTRAINTS) - 1,
 				1, leaf_bc, sizeof(leaf_bc))) ||
 		    (rc = mbedtls_x509write_crt_set_key_usage(&w,
 				MBEDTLS_X509_KU_DIGITAL_SIGNATURE)) ||
 		    (rc = mbedtls_x509write_crt_set_extension(&w,
 				MBEDTLS_OID_EXTENDED_KEY_USAGE,
-				MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE),
+				sizeof(MBEDTLS_OID_EXTENDED_KEY_USAGE) - 1,
 				0, leaf_eku, sizeof(leaf_eku))) ||
 		    (rc = mbedtls_x509write_crt_set_authority_key_identifier(
 				&w)))
@@ -450,11 +452,12 @@ int spiffe_agent_ca_issue_jwt(spiffe_agent_ca *ca, const spiffe_id *id,
 	ccap = 128 + 6 * id->len;
 	for (size_t i = 0; i < naud; i++) {
 		if (aud[i].len == 0)
-			return spiffe_fail(eb, SPIFFE_ERR_ARG, "audience %zu is "
-					   "empty", i);
+			return spiffe_fail(eb, SPIFFE_ERR_ARG, "audience %zu "
+					   "is empty", i);
 		if (aud[i].len > SPIFFE_JWT_MAX)
-			return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "audience %zu "
-					   "is longer than a token may be", i);
+			return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "audience "
+					   "%zu is longer than a token may "
+					   "be", i);
 		ccap += 6 * aud[i].len + 3;
 	}
 	claims = malloc(ccap);
@@ -634,8 +637,7 @@ static int check_root(spiffe_agent_ca *ca, spiffe_errbuf *eb)
 				   "key is not EC P-256");
 	for (san = &c->subject_alt_names; san != NULL && san->buf.p != NULL;
 	     san = san->next) {
-		if (san->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-				     MBEDTLS_X509_SAN_UNIFORM_RESOURCE_IDENTIFIER))
+		if (san->buf.tag != URI_SAN_TAG)
 			continue;
 		uris++;
 		if (san->buf.len != tdid.len ||
@@ -738,8 +740,8 @@ static int load(spiffe_agent_ca *ca, int dirfd, spiffe_errbuf *eb)
 				    len + 1);
 	free(buf);
 	if (rc != 0)
-		return spiffe_fail(eb, SPIFFE_ERR_X509, F_CA_CERT ": not a PEM "
-				   "certificate (mbedTLS -0x%04x)",
+		return spiffe_fail(eb, SPIFFE_ERR_X509, F_CA_CERT ": not a "
+				   "PEM certificate (mbedTLS -0x%04x)",
 				   (unsigned)(rc < 0 ? -rc : rc));
 	rc = check_root(ca, eb);
 	if (rc == 0)

@@ -151,7 +151,7 @@ static void sort_entries(spiffe_agent_entries *l)
 		qsort(l->v, l->n, sizeof(l->v[0]), cmp_entry);
 }
 
-/* ---- validation ----------------------------------------------------------- */
+/* ---- validation ------------------------------------------------------- */
 
 static int is_id_char(unsigned char c)
 {
@@ -163,7 +163,8 @@ static int check_entry_id(const char *p, size_t len, spiffe_errbuf *eb)
 {
 	if (len == 0 || len > SPIFFE_AGENT_ENTRY_ID_MAX)
 		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "entry id must "
-				   "be 1 to %d bytes", SPIFFE_AGENT_ENTRY_ID_MAX);
+				   "be 1 to %d bytes",
+				   SPIFFE_AGENT_ENTRY_ID_MAX);
 	for (size_t i = 0; i < len; i++)
 		if (!is_id_char((unsigned char)p[i]))
 			return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "entry "
@@ -213,8 +214,8 @@ static int check_entry(const spiffe_agent_entry *e, const spiffe_td *td,
 	if (rc != 0)
 		return rc;
 	if (e->sel.n == 0)
-		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "an entry needs at "
-				   "least one selector");
+		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "an entry needs "
+				   "at least one selector");
 	if (e->sel.n > SPIFFE_AGENT_ENTRY_SELECTORS)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "more than %d "
 				   "selectors", SPIFFE_AGENT_ENTRY_SELECTORS);
@@ -233,8 +234,8 @@ static int check_entry(const spiffe_agent_entry *e, const spiffe_td *td,
 				   "bytes", SPIFFE_AGENT_HINT_MAX);
 	for (const unsigned char *h = (const unsigned char *)e->hint; *h; h++)
 		if (*h < 0x20 || *h == 0x7f)
-			return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "hint has "
-					   "a control character");
+			return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "hint "
+					   "has a control character");
 	if (e->created < 0)
 		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "created is "
 				   "negative");
@@ -275,8 +276,10 @@ static int check_list(const spiffe_agent_entries *l, spiffe_errbuf *eb)
 	for (size_t i = 0; i < l->n && rc == 0; i++) {
 		for (size_t k = i + 1; k < l->n && rc == 0 &&
 		     strcmp(l->v[i].spiffe_id, l->v[k].spiffe_id) == 0; k++) {
-			if (strcmp(l->v[i].parent_id, l->v[k].parent_id) == 0 &&
-			    spiffe_selectors_equal(&l->v[i].sel, &l->v[k].sel))
+			const spiffe_agent_entry *a = &l->v[i], *b = &l->v[k];
+
+			if (strcmp(a->parent_id, b->parent_id) == 0 &&
+			    spiffe_selectors_equal(&a->sel, &b->sel))
 				rc = spiffe_fail(eb, SPIFFE_ERR_MALFORMED,
 						 "entries \"%s\" and \"%s\" "
 						 "have the same spiffe_id, "
@@ -298,8 +301,8 @@ static int get_str(const spiffe_json *j, int i, size_t max, char **out,
 	int rc;
 
 	if (j->tok[i].type != SPIFFE_JSON_STRING)
-		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "\"%s\" must be a "
-				   "string", what);
+		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "\"%s\" must be "
+				   "a string", what);
 	if ((size_t)(j->tok[i].end - j->tok[i].start) > max * 6 + 6)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "\"%s\" is longer "
 				   "than %zu bytes", what, max);
@@ -330,8 +333,8 @@ static int get_int(const spiffe_json *j, int i, int64_t *v, const char *what,
 {
 	if (j->tok[i].type != SPIFFE_JSON_NUMBER ||
 	    spiffe_json_int64(j, i, v) != 0)
-		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "\"%s\" must be an "
-				   "integer", what);
+		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "\"%s\" must be "
+				   "an integer", what);
 	return 0;
 }
 
@@ -497,8 +500,9 @@ int spiffe_agent_registry_parse(const char *text, size_t len,
 		i = spiffe_json_next(&j, val);
 	}
 	if (!version || arr < 0 || j.tok[arr].type != SPIFFE_JSON_ARRAY) {
-		rc = spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "entries file needs "
-				 "\"version\": 1 and an \"entries\" array");
+		rc = spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "entries file "
+				 "needs \"version\": 1 and an \"entries\" "
+				 "array");
 		goto out;
 	}
 	if (j.tok[arr].count > SPIFFE_AGENT_MAX_ENTRIES) {
@@ -511,7 +515,8 @@ int spiffe_agent_registry_parse(const char *text, size_t len,
 		spiffe_agent_entry *e = push(&l);
 
 		if (e == NULL) {
-			rc = spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+			rc = spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of "
+					 "memory");
 			goto out;
 		}
 		rc = parse_entry(&j, i, td, e, eb);
@@ -640,11 +645,11 @@ int spiffe_agent_registry_marshal(const spiffe_agent_entries *l, char **out,
 		free(b.p);
 		if (b.err == SPIFFE_ERR_LIMIT)
 			return spiffe_fail(eb, b.err, "entries file would "
-					   "exceed %u bytes",
-					   (unsigned)SPIFFE_AGENT_REGISTRY_MAX);
+					   "exceed %u bytes", (unsigned)
+					   SPIFFE_AGENT_REGISTRY_MAX);
 		if (b.err == SPIFFE_ERR_JSON)
-			return spiffe_fail(eb, SPIFFE_ERR_ARG, "an entry string "
-					   "is not valid UTF-8");
+			return spiffe_fail(eb, SPIFFE_ERR_ARG, "an entry "
+					   "string is not valid UTF-8");
 		return spiffe_fail(eb, b.err, "out of memory");
 	}
 	b.p[b.n] = '\0';
@@ -653,7 +658,7 @@ int spiffe_agent_registry_marshal(const spiffe_agent_entries *l, char **out,
 	return 0;
 }
 
-/* ---- the registry -------------------------------------------------------- */
+/* ---- the registry ----------------------------------------------------- */
 
 void spiffe_agent_registry_init(spiffe_agent_registry *r)
 {
@@ -931,8 +936,8 @@ static int read_current(spiffe_agent_registry *r, spiffe_agent_entries *l,
 	rc = spiffe_agent_registry_parse(text, len, &r->td, l, eb);
 	free(text);
 	if (rc != 0)
-		spiffe_wrap(eb, rc, SPIFFE_AGENT_ENTRIES_FILE " does not load; "
-			    "fix or remove it first");
+		spiffe_wrap(eb, rc, SPIFFE_AGENT_ENTRIES_FILE " does not "
+			    "load; fix or remove it first");
 	return rc;
 }
 
@@ -1006,8 +1011,9 @@ int spiffe_agent_registry_create(spiffe_agent_registry *r,
 		}
 	}
 	if (l.n > SPIFFE_AGENT_MAX_ENTRIES) {
-		rc = spiffe_fail(eb, SPIFFE_ERR_LIMIT, "the registry holds %d "
-				 "entries, its limit", SPIFFE_AGENT_MAX_ENTRIES);
+		rc = spiffe_fail(eb, SPIFFE_ERR_LIMIT, "the registry holds "
+				 "%d entries, its limit",
+				 SPIFFE_AGENT_MAX_ENTRIES);
 		goto out;
 	}
 	if (out != NULL && copy_entry(out, n) != 0) {
