@@ -17,6 +17,7 @@
 
 #include <mbedtls/asn1.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/psa_util.h>
 #include <mbedtls/sha256.h>
 
@@ -687,6 +688,62 @@ static int copy_in(const char *dir, const char *from, const char *to)
 	return n > 0 ? put_file(dir, to, buf, (size_t)n, 0600) : -1;
 }
 
+/* Replaces dir/ca_cert.pem with a root of the same key, trust domain and
+ * extensions as ours, but the given subject. */
+static int write_root_with_subject(const char *dir, const char *subject)
+{
+	static const char uri[] = "spiffe://example.org";
+	mbedtls_x509write_cert w;
+	mbedtls_x509_san_list san;
+	mbedtls_pk_context key;
+	unsigned char der[4096], pem[4096], serial[1] = { 7 };
+	char p[128];
+	size_t olen;
+	int n, rc = -1;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/ca_key.pem", dir);
+	mbedtls_pk_init(&key);
+	mbedtls_x509write_crt_init(&w);
+	memset(&san, 0, sizeof(san));
+	san.node.type = MBEDTLS_X509_SAN_UNIFORM_RESOURCE_IDENTIFIER;
+	san.node.san.unstructured_name.p = (unsigned char *)uri;
+	san.node.san.unstructured_name.len = sizeof(uri) - 1;
+	if (mbedtls_pk_parse_keyfile(&key, p, NULL, spiffe_rng, NULL) != 0)
+		goto out;
+	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+	mbedtls_x509write_crt_set_subject_key(&w, &key);
+	mbedtls_x509write_crt_set_issuer_key(&w, &key);
+	if (mbedtls_x509write_crt_set_subject_name(&w, subject) ||
+	    mbedtls_x509write_crt_set_issuer_name(&w, subject) ||
+	    mbedtls_x509write_crt_set_serial_raw(&w, serial, 1) ||
+	    mbedtls_x509write_crt_set_validity(&w, "20200101000000",
+					       "20491231235959") ||
+	    mbedtls_x509write_crt_set_basic_constraints(&w, 1, 0) ||
+	    mbedtls_x509write_crt_set_key_usage(&w,
+			MBEDTLS_X509_KU_KEY_CERT_SIGN) ||
+	    mbedtls_x509write_crt_set_subject_alternative_name(&w, &san))
+		goto out;
+	n = mbedtls_x509write_crt_der(&w, der, sizeof(der), spiffe_rng, NULL);
+	if (n <= 0 || mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n",
+					       "-----END CERTIFICATE-----\n",
+					       der + sizeof(der) - n,
+					       (size_t)n, pem, sizeof(pem),
+					       &olen) != 0)
+		goto out;
+	snprintf(p, sizeof(p), "%s/ca_cert.pem", dir);
+	f = fopen(p, "w");
+	if (f == NULL)
+		goto out;
+	rc = fwrite(pem, 1, olen - 1, f) == olen - 1 ? 0 : -1;
+	if (fclose(f) != 0)
+		rc = -1;
+out:
+	mbedtls_x509write_crt_free(&w);
+	mbedtls_pk_free(&key);
+	return rc;
+}
+
 TEST(reload_failures_are_clear)
 {
 	spiffe_agent_ca ca;
@@ -756,6 +813,20 @@ TEST(reload_failures_are_clear)
 	r = spiffe_agent_ca_x509_bundle(&ca, &flen);
 	CHECK_MEM(r, first, flen);
 	spiffe_agent_ca_free(&ca);
+	/* Same key and trust domain, another subject: leaves would name
+	 * an issuer that is not there. */
+	CHECK_INT(copy_in(dir, "ca_cert.pem", "saved_cert"), 0);
+	CHECK_INT(write_root_with_subject(dir, "O=Other,CN=x"), 0);
+	spiffe_agent_ca_init(&ca);
+	CHECK_INT(open_ca(&ca, dir, "example.org", &eb), SPIFFE_ERR_X509);
+	CHECK_STR(eb.msg, "ca_cert.pem: its subject is not \"O=SPIFFE,"
+		  "CN=spiffe-agent CA\"");
+	/* The same subject written by the same code: accepted. */
+	CHECK_INT(write_root_with_subject(dir, "O=SPIFFE,CN=spiffe-agent CA"),
+		  0);
+	CHECK_INT(open_ca(&ca, dir, "example.org", &eb), 0);
+	spiffe_agent_ca_free(&ca);
+	CHECK_INT(copy_in(dir, "saved_cert", "ca_cert.pem"), 0);
 	/* No certificate: a half-made CA is made again. */
 	snprintf(p, sizeof(p), "%s/ca_cert.pem", dir);
 	CHECK_INT(unlink(p), 0);

@@ -84,9 +84,9 @@ void spiffe_agent_ca_free(spiffe_agent_ca *ca);
  * store.h; the caller keeps dirfd), creating it on first start.  Every
  * loaded file is checked: the root must be a self-signed EC P-256 CA
  * whose only URI SAN is spiffe://<td>, not expired by spiffe_now(), with
- * the CA key as its key pair; then a test SVID is issued and verified
- * against it.  Errors say which file failed and why; a CA that exists
- * but does not load is never replaced.
+ * the CA key as its key pair, and whose subject is encoded exactly as
+ * leaves name their issuer.  Errors say which file failed and why; a CA
+ * that exists but does not load is never replaced.
  */
 SPIFFE_CHECK int spiffe_agent_ca_open(spiffe_agent_ca *ca, int dirfd,
 				      const spiffe_td *td, spiffe_errbuf *eb);
