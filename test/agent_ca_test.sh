@@ -162,6 +162,7 @@ expect_eq same-bundle "$(cmp "$t/bundle.der" "$t/bundle1.der" && echo same)" \
 	same
 expect_eq modes "$(stat -c '%a %n' "$t/data" "$t/data"/* | sed "s|$t/||")" \
 "700 data
+600 data/ca.lock
 600 data/ca_cert.pem
 600 data/ca_key.pem
 600 data/jwt_key.pem

@@ -198,7 +198,8 @@ TEST(create_then_reload_same_bundle)
 	while ((de = readdir(d)) != NULL)
 		files += de->d_name[0] != '.';
 	closedir(d);
-	CHECK_INT(files, 4);
+	CHECK_INT(files, 5);
+	CHECK_INT(mode_of(sub, "ca.lock"), 0600);
 
 	CHECK_INT(open_ca(&b, sub, "example.org", &eb), 0);
 	CHECK_INT(b.created, 0);
@@ -888,6 +889,57 @@ TEST(rng_differs_after_fork)
 	CHECK(memcmp(a, b, sizeof(a)) != 0);
 }
 
+#define STARTERS 4
+
+TEST(concurrent_first_starts_make_one_ca)
+{
+	unsigned char h[STARTERS][32], mine[32];
+	spiffe_agent_ca ca;
+	spiffe_errbuf eb;
+	char dir[64], sub[80];
+	const uint8_t *r;
+	size_t len;
+	pid_t pids[STARTERS];
+	int p[2], st;
+
+	CHECK_INT(tmpdir(dir), 0);
+	snprintf(sub, sizeof(sub), "%s/data", dir);
+	CHECK_INT(pipe(p), 0);
+	for (int i = 0; i < STARTERS; i++) {
+		pids[i] = fork();
+		CHECK(pids[i] >= 0);
+		if (pids[i] == 0) {
+			unsigned char d[32];
+
+			spiffe_agent_ca_init(&ca);
+			if (open_ca(&ca, sub, "example.org", &eb) != 0)
+				_exit(1);
+			r = spiffe_agent_ca_x509_bundle(&ca, &len);
+			if (mbedtls_sha256(r, len, d, 0) != 0 ||
+			    write(p[1], d, 32) != 32)
+				_exit(2);
+			_exit(0);
+		}
+	}
+	close(p[1]);
+	for (int i = 0; i < STARTERS; i++) {
+		CHECK_INT(waitpid(pids[i], &st, 0), pids[i]);
+		CHECK(WIFEXITED(st));
+		CHECK_INT(WEXITSTATUS(st), 0);
+		CHECK_INT(read(p[0], h[i], 32), 32);
+	}
+	close(p[0]);
+	spiffe_agent_ca_init(&ca);
+	CHECK_INT(open_ca(&ca, sub, "example.org", &eb), 0);
+	CHECK_INT(ca.created, 0);
+	r = spiffe_agent_ca_x509_bundle(&ca, &len);
+	CHECK_INT(mbedtls_sha256(r, len, mine, 0), 0);
+	for (int i = 0; i < STARTERS; i++)
+		CHECK_MEM(h[i], mine, 32);
+	spiffe_agent_ca_free(&ca);
+	rmtree(dir);
+}
+
 /* ---- helper modes ------------------------------------------------------ */
 
 static int write_out(const char *dir, const char *name, const void *p,
@@ -1020,5 +1072,6 @@ int main(int argc, char **argv)
 	RUN(reload_failures_are_clear);
 	RUN(expired_root_refused);
 	RUN(rng_differs_after_fork);
+	RUN(concurrent_first_starts_make_one_ca);
 	return test_summary();
 }

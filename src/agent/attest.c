@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <mbedtls/sha256.h>
@@ -26,6 +27,9 @@
 	defined(__aarch64__) || defined(__arm__) || defined(__riscv))
 #define SO_PEERPIDFD 77
 #endif
+
+/* statfs f_type of FUSE (linux/magic.h). */
+#define FUSE_MAGIC 0x65735546
 
 /* A digest is cached only for a file whose ctime is this old (s). */
 #define CACHE_MIN_AGE 2
@@ -518,6 +522,7 @@ static int hash_exe(spiffe_agent_attestor *a, spiffe_agent_workload *w,
 		    spiffe_errbuf *eb)
 {
 	mbedtls_sha256_context ctx;
+	struct statfs fs;
 	struct stat after;
 	int64_t started = spiffe_now();
 	uint64_t total = 0;
@@ -538,6 +543,12 @@ static int hash_exe(spiffe_agent_attestor *a, spiffe_agent_workload *w,
 	}
 	if (cache_get(a, st, out))
 		return 1;
+	/* Its server (maybe the workload) could stall every read. */
+	if (fstatfs(fd, &fs) == 0 && fs.f_type == FUSE_MAGIC) {
+		note(w, "no sha256 selector: executable is on a FUSE file "
+		     "system");
+		return 0;
+	}
 	buf = malloc(HASH_CHUNK);
 	if (buf == NULL)
 		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");

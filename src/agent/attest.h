@@ -18,7 +18,8 @@
  * never by path, so swapping the file at the path does not change what
  * is hashed.  Selectors that cannot be produced (a name with no passwd
  * or group entry, an unreadable or deleted executable, one larger than
- * SPIFFE_AGENT_EXE_HASH_MAX) are left out and the reason is recorded in
+ * SPIFFE_AGENT_EXE_HASH_MAX or on a FUSE file system, whose server could
+ * stall the reads) are left out and the reason is recorded in
  * the workload's note; leaving a selector out can only make fewer
  * entries match.
  *

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mbedtls/asn1write.h>
 #include <mbedtls/ecp.h>
@@ -28,6 +29,7 @@
 #define F_CA_CERT "ca_cert.pem"
 #define F_JWT_KEY "jwt_key.pem"
 #define F_JWT_KID "jwt_kid"
+#define F_CA_LOCK "ca.lock"
 
 #define CA_SUBJECT "O=SPIFFE,CN=spiffe-agent CA"
 #define LEAF_SUBJECT "O=SPIFFE"
@@ -858,7 +860,7 @@ int spiffe_agent_ca_open(spiffe_agent_ca *ca, int dirfd, const spiffe_td *td,
 {
 	char *buf;
 	size_t len;
-	int rc;
+	int lockfd = -1, rc;
 
 	if (!ca->inited || ca->open || td == NULL || td->len == 0)
 		return spiffe_fail(eb, SPIFFE_ERR_ARG, "CA: bad arguments");
@@ -866,14 +868,21 @@ int spiffe_agent_ca_open(spiffe_agent_ca *ca, int dirfd, const spiffe_td *td,
 		return spiffe_fail(eb, SPIFFE_ERR_CRYPTO, "cannot start the "
 				   "random generator");
 	ca->td = *td;
-	rc = spiffe_agent_file_read(dirfd, F_CA_CERT, SPIFFE_AGENT_PEM_MAX, 0,
-				    &buf, &len, NULL, NULL, eb);
+	/* Two processes starting on a new folder must not each write half
+	 * of a CA. */
+	rc = spiffe_agent_lock(dirfd, F_CA_LOCK, &lockfd, eb);
+	if (rc == 0)
+		rc = spiffe_agent_file_read(dirfd, F_CA_CERT,
+					    SPIFFE_AGENT_PEM_MAX, 0, &buf,
+					    &len, NULL, NULL, eb);
 	if (rc == SPIFFE_ERR_NOT_FOUND)
 		rc = create(ca, dirfd, eb);
 	else if (rc == 0)
 		free(buf);
 	if (rc == 0)
 		rc = load(ca, dirfd, eb);
+	if (lockfd >= 0)
+		close(lockfd);
 	if (rc != 0) {
 		spiffe_agent_ca_free(ca);
 		spiffe_agent_ca_init(ca);

@@ -7,8 +7,9 @@
  *   jwt_kid       its key ID: 22 random base64url characters
  *   ca_cert.pem   the self-signed root, written last: its presence marks
  *                 a complete set (a crash before it means "not created")
- * each mode 0600, written atomically (store.h).  Later starts load and
- * check them, so the bundle survives restarts.
+ * each mode 0600, written atomically (store.h), under an flock on
+ * ca.lock so that two processes starting together make one CA.  Later
+ * starts load and check them, so the bundle survives restarts.
  *
  * The root: X.509 v3, subject and issuer "O=SPIFFE, CN=spiffe-agent CA",
  * random positive 128-bit serial, valid from 10 s before creation for

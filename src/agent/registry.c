@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent/store.h"
@@ -895,29 +894,6 @@ static int uuid4(char out[37])
 	return 0;
 }
 
-/* Takes the file lock: *fd to close when done. */
-static int lock_file(int dirfd, int *fd, spiffe_errbuf *eb)
-{
-	*fd = openat(dirfd, SPIFFE_AGENT_ENTRIES_LOCK, O_RDWR | O_CREAT |
-		     O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (*fd < 0)
-		return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot open "
-				   SPIFFE_AGENT_ENTRIES_LOCK ": %s",
-				   strerror(errno));
-	while (flock(*fd, LOCK_EX) != 0) {
-		if (errno != EINTR) {
-			int e = errno;
-
-			close(*fd);
-			*fd = -1;
-			return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot lock "
-					   SPIFFE_AGENT_ENTRIES_LOCK ": %s",
-					   strerror(e));
-		}
-	}
-	return 0;
-}
-
 /* The file's current entries, read afresh (under the file lock). */
 static int read_current(spiffe_agent_registry *r, spiffe_agent_entries *l,
 			spiffe_errbuf *eb)
@@ -971,7 +947,8 @@ int spiffe_agent_registry_create(spiffe_agent_registry *r,
 		rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "registry is not open");
 		goto out;
 	}
-	rc = lock_file(r->dirfd, &lockfd, eb);
+	rc = spiffe_agent_lock(r->dirfd, SPIFFE_AGENT_ENTRIES_LOCK, &lockfd,
+			       eb);
 	if (rc == 0)
 		rc = read_current(r, &l, eb);
 	if (rc != 0)
@@ -1045,7 +1022,8 @@ int spiffe_agent_registry_delete(spiffe_agent_registry *r, const char *id,
 		rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "registry is not open");
 		goto out;
 	}
-	rc = lock_file(r->dirfd, &lockfd, eb);
+	rc = spiffe_agent_lock(r->dirfd, SPIFFE_AGENT_ENTRIES_LOCK, &lockfd,
+			       eb);
 	if (rc == 0)
 		rc = read_current(r, &l, eb);
 	if (rc != 0)

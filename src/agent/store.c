@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "rng.h"
@@ -203,4 +204,25 @@ fail:
 	unlinkat(dirfd, tmp, 0);
 	return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot write %s (%s): %s",
 			   name, step, strerror(e));
+}
+
+int spiffe_agent_lock(int dirfd, const char *name, int *fd,
+		      spiffe_errbuf *eb)
+{
+	*fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		     0600);
+	if (*fd < 0)
+		return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot open %s: %s",
+				   name, strerror(errno));
+	while (flock(*fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int e = errno;
+
+			close(*fd);
+			*fd = -1;
+			return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot lock %s: "
+					   "%s", name, strerror(e));
+		}
+	}
+	return 0;
 }

@@ -50,4 +50,12 @@ SPIFFE_CHECK int spiffe_agent_file_write(int dirfd, const char *name,
 					 const void *p, size_t len,
 					 spiffe_errbuf *eb);
 
+/*
+ * Takes an exclusive flock on lock file name in folder dirfd (created
+ * mode 0600, never removed) and sets *fd; closing *fd releases it.
+ * Waits for another holder.  SPIFFE_ERR_IO with the reason in eb.
+ */
+SPIFFE_CHECK int spiffe_agent_lock(int dirfd, const char *name, int *fd,
+				   spiffe_errbuf *eb);
+
 #endif
