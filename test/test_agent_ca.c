@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -889,6 +890,70 @@ TEST(rng_differs_after_fork)
 	CHECK(memcmp(a, b, sizeof(a)) != 0);
 }
 
+#define THREADS 4
+#define PER_THREAD 10
+
+struct worker {
+	spiffe_agent_ca *ca;
+	int bad;
+};
+
+static void *issue_many(void *arg)
+{
+	struct worker *wk = arg;
+	spiffe_agent_x509svid s;
+	spiffe_errbuf eb;
+	spiffe_id id = make_id("spiffe://example.org/thread");
+	spiffe_agent_str aud = { "a", 1 };
+	mbedtls_x509_crt leaf;
+	uint32_t flags;
+	char *tok;
+	size_t len;
+
+	spiffe_agent_x509svid_init(&s);
+	for (int i = 0; i < PER_THREAD && !wk->bad; i++) {
+		mbedtls_x509_crt_init(&leaf);
+		flags = 0;
+		if (spiffe_agent_ca_issue_x509(wk->ca, &id, 0, &s, &eb) != 0 ||
+		    mbedtls_x509_crt_parse_der(&leaf, s.cert, s.cert_len) ||
+		    mbedtls_x509_crt_verify(&leaf, &wk->ca->cert, NULL, NULL,
+					    &flags, NULL, NULL) != 0)
+			wk->bad = 1;
+		mbedtls_x509_crt_free(&leaf);
+		if (spiffe_agent_ca_issue_jwt(wk->ca, &id, &aud, 1, 0, &tok,
+					      &len, &eb) != 0)
+			wk->bad = 1;
+		else
+			free(tok);
+	}
+	spiffe_agent_x509svid_free(&s);
+	return NULL;
+}
+
+TEST(issue_from_threads)
+{
+	spiffe_agent_ca ca;
+	spiffe_errbuf eb;
+	struct worker wk[THREADS];
+	pthread_t t[THREADS];
+	char dir[64];
+
+	CHECK_INT(tmpdir(dir), 0);
+	spiffe_agent_ca_init(&ca);
+	CHECK_INT(open_ca(&ca, dir, "example.org", &eb), 0);
+	for (int i = 0; i < THREADS; i++) {
+		wk[i].ca = &ca;
+		wk[i].bad = 0;
+		CHECK_INT(pthread_create(&t[i], NULL, issue_many, &wk[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		CHECK_INT(pthread_join(t[i], NULL), 0);
+		CHECK_INT(wk[i].bad, 0);
+	}
+	spiffe_agent_ca_free(&ca);
+	rmtree(dir);
+}
+
 #define STARTERS 4
 
 TEST(concurrent_first_starts_make_one_ca)
@@ -1073,5 +1138,6 @@ int main(int argc, char **argv)
 	RUN(expired_root_refused);
 	RUN(rng_differs_after_fork);
 	RUN(concurrent_first_starts_make_one_ca);
+	RUN(issue_from_threads);
 	return test_summary();
 }
