@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -762,6 +763,77 @@ TEST(concurrent_creates_from_processes)
 	rmtree(dir);
 }
 
+struct reader {
+	spiffe_agent_registry *r;
+	_Atomic int *stop;
+	int bad;
+	size_t seen;
+};
+
+static void *read_loop(void *arg)
+{
+	struct reader *rd = arg;
+	spiffe_agent_entries m;
+	spiffe_selectors w;
+	spiffe_errbuf eb;
+
+	spiffe_agent_entries_init(&m);
+	spiffe_selectors_init(&w);
+	if (spiffe_selectors_add(&w, S("unix:uid:1"), &eb) != 0)
+		rd->bad = 1;
+	while (!*rd->stop && !rd->bad) {
+		if (spiffe_agent_registry_refresh(rd->r, NULL, &eb) != 0 ||
+		    spiffe_agent_registry_match(rd->r, &w, &m, &eb) != 0)
+			rd->bad = 1;
+		if (m.n > rd->seen)
+			rd->seen = m.n;
+	}
+	spiffe_agent_entries_free(&m);
+	spiffe_selectors_free(&w);
+	return NULL;
+}
+
+TEST(threads_read_while_one_writes)
+{
+	spiffe_agent_registry r, w;
+	struct reader rd[2];
+	pthread_t t[2];
+	_Atomic int stop = 0;
+	spiffe_errbuf eb;
+	char dir[64];
+
+	setup();
+	CHECK_INT(tmpdir(dir), 0);
+	CHECK_INT(open_reg(&r, dir, &eb), 0);
+	CHECK_INT(open_reg(&w, dir, &eb), 0);
+	for (int i = 0; i < 2; i++) {
+		rd[i] = (struct reader){ &r, &stop, 0, 0 };
+		CHECK_INT(pthread_create(&t[i], NULL, read_loop, &rd[i]), 0);
+	}
+	for (int i = 0; i < 20; i++) {
+		char path[16];
+		const char *sel[] = { "unix:uid:1", NULL };
+		spiffe_agent_entry e;
+
+		snprintf(path, sizeof(path), "w%d", i);
+		mk(&e, "", path, sel);
+		/* Half through the shared registry, half through another. */
+		CHECK_INT(spiffe_agent_registry_create(i % 2 ? &r : &w, &e,
+						       NULL, &eb), 0);
+		spiffe_agent_entry_free(&e);
+	}
+	stop = 1;
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(pthread_join(t[i], NULL), 0);
+		CHECK_INT(rd[i].bad, 0);
+	}
+	CHECK_INT(spiffe_agent_registry_refresh(&r, NULL, &eb), 0);
+	CHECK_INT(r.entries.n, 20);
+	spiffe_agent_registry_free(&r);
+	spiffe_agent_registry_free(&w);
+	rmtree(dir);
+}
+
 TEST(selector_sets)
 {
 	spiffe_selectors a, b, c;
@@ -832,6 +904,7 @@ int main(void)
 	RUN(match_order);
 	RUN(create_at_the_limit);
 	RUN(concurrent_creates_from_processes);
+	RUN(threads_read_while_one_writes);
 	RUN(selector_sets);
 	return test_summary();
 }
