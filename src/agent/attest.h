@@ -87,6 +87,7 @@ SPIFFE_CHECK int spiffe_agent_parse_status(const char *p, size_t len,
 					   spiffe_agent_proc_status *st,
 					   spiffe_errbuf *eb);
 
+/* Room for the note on selectors left out (truncated to fit). */
 #define SPIFFE_AGENT_NOTE_MAX 512
 
 /* An attested workload: who it is and its selectors. */
@@ -104,6 +105,7 @@ void spiffe_agent_workload_init(spiffe_agent_workload *w);
 /* Frees the selectors; safe on a zeroed struct and twice in a row. */
 void spiffe_agent_workload_free(spiffe_agent_workload *w);
 
+/* Executable digests an attestor remembers. */
 #define SPIFFE_AGENT_HASH_CACHE 32
 
 /*

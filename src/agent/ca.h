@@ -60,6 +60,7 @@ typedef struct spiffe_agent_str {
 	size_t len;
 } spiffe_agent_str;
 
+/* The CA: its root, its keys, and the bundles derived from them. */
 typedef struct spiffe_agent_ca {
 	int inited;
 	pthread_mutex_t mu;             /* serializes signing */

@@ -52,6 +52,7 @@
 #include "selector.h"
 #include "spiffeid.h"
 
+/* The entries file and its lock file, in the data folder. */
 #define SPIFFE_AGENT_ENTRIES_FILE "entries.json"
 #define SPIFFE_AGENT_ENTRIES_LOCK "entries.lock"
 
@@ -79,6 +80,7 @@ typedef struct spiffe_agent_entries {
 	size_t cap;
 } spiffe_agent_entries;
 
+/* Starts an empty list. */
 void spiffe_agent_entries_init(spiffe_agent_entries *l);
 /* Frees every entry; safe on a zeroed struct and twice in a row. */
 void spiffe_agent_entries_free(spiffe_agent_entries *l);
@@ -102,6 +104,7 @@ SPIFFE_CHECK int spiffe_agent_registry_marshal(const spiffe_agent_entries *l,
 					       char **out, size_t *len,
 					       spiffe_errbuf *eb);
 
+/* The registry of one trust domain, backed by its data folder. */
 typedef struct spiffe_agent_registry {
 	int inited;
 	pthread_mutex_t mu;
