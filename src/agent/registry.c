@@ -295,20 +295,24 @@ static int check_list(const spiffe_agent_entries *l, spiffe_errbuf *eb)
 static int get_str(const spiffe_json *j, int i, size_t max, char **out,
 		   size_t *outlen, const char *what, spiffe_errbuf *eb)
 {
-	size_t len;
+	size_t len, raw;
 	char *s;
 	int rc;
 
 	if (j->tok[i].type != SPIFFE_JSON_STRING)
 		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "\"%s\" must be "
 				   "a string", what);
-	if ((size_t)(j->tok[i].end - j->tok[i].start) > max * 6 + 6)
+	/* Decoding never makes a string longer than its source text. */
+	raw = (size_t)(j->tok[i].end - j->tok[i].start);
+	if (raw > max * 6 + 6)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "\"%s\" is longer "
 				   "than %zu bytes", what, max);
-	s = malloc(max + 1);
+	if (raw > max)
+		raw = max;
+	s = malloc(raw + 1);
 	if (s == NULL)
 		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	rc = spiffe_json_str(j, i, s, max + 1, &len);
+	rc = spiffe_json_str(j, i, s, raw + 1, &len);
 	if (rc == SPIFFE_ERR_LIMIT || (rc == 0 && len > max))
 		rc = spiffe_fail(eb, SPIFFE_ERR_LIMIT, "\"%s\" is longer "
 				 "than %zu bytes", what, max);
