@@ -118,16 +118,18 @@ lib: $(LIBS)
 programs: $(PROGRAMS)
 tests: $(TESTS) $(PROGRAMS)
 
-$(O)/obj/%.o: %.c
+# Objects depend on the Makefile too: a change of flags rebuilds them.
+$(O)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/mbedtls/%.o: $(MBEDTLS_SRC)/library/%.c third_party/spiffe_mbedtls_config.h
+$(O)/mbedtls/%.o: $(MBEDTLS_SRC)/library/%.c third_party/spiffe_mbedtls_config.h \
+		Makefile
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(TP_CFLAGS) -c -o $@ $<
 
-$(O)/nanopb/%.o: $(NANOPB_SRC)/%.c
+$(O)/nanopb/%.o: $(NANOPB_SRC)/%.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -c -o $@ $<
 

@@ -20,15 +20,27 @@
 #define SPIFFE_JWT_MAX (16u * 1024)        /* whole compact token */
 #define SPIFFE_JWT_MAX_AUDIENCES 32
 #define SPIFFE_JWT_DEFAULT_LEEWAY 60       /* seconds, like go-spiffe */
+#define SPIFFE_JWT_CACHE_MAX 1048576       /* verified-token cache entries */
+#define SPIFFE_JWT_CACHE_MAX_ENTRY 16384   /* bytes one entry may hold */
 
 /* Bundles. */
 #define SPIFFE_JWKS_MAX_KEYS 256
 #define SPIFFE_BUNDLE_MAX_CERTS 256
 #define SPIFFE_BUNDLE_SET_MAX 1024         /* trust domains in a set */
 
+/* Public keys in bundles (JWKs and certificates' keys). */
+#define SPIFFE_RSA_MIN_BITS 2048           /* smaller moduli are rejected */
+#define SPIFFE_RSA_MAX_BITS 8192           /* mbedTLS's MPI limit */
+#define SPIFFE_RSA_MAX_EXPONENT 0x7fffffffu /* e, as Go's crypto/rsa */
+
 /* X.509. */
 #define SPIFFE_X509_MAX_CHAIN 16
 #define SPIFFE_X509_MAX_DER (64u * 1024)   /* one certificate */
+#define SPIFFE_X509_MAX_KEY (16u * 1024)   /* one private key, DER */
+#define SPIFFE_X509_MAX_PEM (2u * 1024 * 1024) /* PEM chain or key text */
+#define SPIFFE_X509_MAX_PATH (SPIFFE_X509_MAX_CHAIN + 1) /* + anchor */
+#define SPIFFE_X509_RSA_MIN_BITS 2048      /* SVID and CA RSA keys */
+#define SPIFFE_SVID_HINT_MAX 1024          /* Workload API hint, bytes */
 
 /* HTTP/2 and HPACK. */
 #define SPIFFE_H2_MAX_FRAME 16384          /* our SETTINGS_MAX_FRAME_SIZE */
@@ -42,10 +54,21 @@
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
 
 /* HTTP/1.1. */
-#define SPIFFE_HTTP_MAX_REQUEST_LINE 8192
-#define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384
+#define SPIFFE_HTTP_MAX_REQUEST_LINE 8192  /* excluding CRLF */
+#define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384 /* field lines + final CRLF */
 #define SPIFFE_HTTP_MAX_HEADERS 64
 #define SPIFFE_HTTP_MAX_BODY (1u << 20)
+#define SPIFFE_HTTP_MAX_STATUS_LINE 1024   /* excluding CRLF */
+#define SPIFFE_HTTP_MAX_INTERIM 4          /* 1xx before a final response */
+#define SPIFFE_HTTP_MAX_CHUNK_LINE 1024    /* chunk size + extensions */
+#define SPIFFE_HTTP_MAX_TRAILER 4096       /* trailer section, CRLFs too */
+/*
+ * Every head the parsers accept fits in this many bytes: a request's
+ * optional leading CRLF, request line, CRLF and header block; for a
+ * response, its 1xx heads and final head together.
+ */
+#define SPIFFE_HTTP_MAX_HEAD \
+	(2 + SPIFFE_HTTP_MAX_REQUEST_LINE + 2 + SPIFFE_HTTP_MAX_HEADER_BLOCK)
 
 /* spiffe-agent: selectors, registration entries, attestation. */
 #define SPIFFE_SELECTOR_MAX 4224           /* "type:value", bytes */
