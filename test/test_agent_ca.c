@@ -656,6 +656,86 @@ TEST(jwt_rejects)
 	rmtree(dir);
 }
 
+TEST(validate_own_jwt)
+{
+	spiffe_agent_ca ca, other;
+	spiffe_jwt_svid s;
+	spiffe_errbuf eb;
+	spiffe_id id = make_id("spiffe://example.org/workload");
+	spiffe_agent_str aud[2] = { { "spiffe://example.org/server", 27 },
+				    { "extra", 5 } };
+	char dir[64], dir2[64], *tok, *tok2;
+	size_t len, len2;
+
+	spiffe_clock_set(T0);
+	CHECK_INT(tmpdir(dir), 0);
+	CHECK_INT(tmpdir(dir2), 0);
+	spiffe_agent_ca_init(&ca);
+	spiffe_agent_ca_init(&other);
+	spiffe_jwtsvid_init(&s);
+	CHECK_INT(open_ca(&ca, dir, "example.org", &eb), 0);
+	CHECK_INT(open_ca(&other, dir2, "example.org", &eb), 0);
+	CHECK(spiffe_agent_ca_bundles(&ca) != NULL);
+	CHECK_INT(spiffe_agent_ca_issue_jwt(&ca, &id, aud, 2, 0, &tok, &len,
+					    &eb), 0);
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, tok, len, aud[0].p,
+					       aud[0].len, &s, &eb), 0);
+	CHECK_STR(s.id.str, "spiffe://example.org/workload");
+	CHECK_INT(s.naud, 2);
+	CHECK_INT(s.exp, T0 + 300);
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, tok, len, "extra", 5, &s,
+					       &eb), 0);
+	/* Not for this audience. */
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, tok, len, "other", 5, &s,
+					       &eb), SPIFFE_ERR_AUDIENCE);
+	/* Expired (past exp and the 60 s leeway). */
+	spiffe_clock_set(T0 + 300 + 61);
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, tok, len, aud[0].p,
+					       aud[0].len, &s, &eb),
+		  SPIFFE_ERR_EXPIRED);
+	spiffe_clock_set(T0);
+	/* Another CA's token for the same trust domain: unknown key. */
+	CHECK_INT(spiffe_agent_ca_issue_jwt(&other, &id, aud, 1, 0, &tok2,
+					    &len2, &eb), 0);
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, tok2, len2, aud[0].p,
+					       aud[0].len, &s, &eb),
+		  SPIFFE_ERR_NOT_FOUND);
+	/* The same token with another CA's signature. */
+	{
+		size_t hs = (size_t)(strrchr(tok, '.') - tok);
+		size_t ss = (size_t)(strrchr(tok2, '.') - tok2);
+		char forged[1024];
+
+		CHECK(hs + len2 - ss < sizeof(forged));
+		memcpy(forged, tok, hs);
+		memcpy(forged + hs, tok2 + ss, len2 - ss);
+		CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, forged,
+						       hs + len2 - ss,
+						       aud[0].p, aud[0].len,
+						       &s, &eb),
+			  SPIFFE_ERR_SIGNATURE);
+	}
+	/* Caller errors, as SPIRE words them. */
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, tok, len, "", 0, &s,
+					       &eb), SPIFFE_ERR_ARG);
+	CHECK_STR(eb.msg, "audience must be specified");
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, "", 0, "a", 1, &s, &eb),
+		  SPIFFE_ERR_ARG);
+	CHECK_STR(eb.msg, "svid must be specified");
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, tok, len, "a\0b", 3, &s,
+					       &eb), SPIFFE_ERR_ARG);
+	CHECK_INT(spiffe_agent_ca_validate_jwt(&ca, "x.y.z", 5, "a", 1, &s,
+					       &eb), SPIFFE_ERR_JWT);
+	free(tok);
+	free(tok2);
+	spiffe_jwtsvid_free(&s);
+	spiffe_agent_ca_free(&ca);
+	spiffe_agent_ca_free(&other);
+	spiffe_clock_set(-1);
+	rmtree(dir);
+	rmtree(dir2);
+}
+
 /* Writes text to dir/name with mode. */
 static int put_file(const char *dir, const char *name, const char *text,
 		    size_t len, int mode)
@@ -1137,6 +1217,7 @@ int main(int argc, char **argv)
 	RUN(jwt_exact_bytes);
 	RUN(jwks_exact);
 	RUN(jwt_rejects);
+	RUN(validate_own_jwt);
 	RUN(reload_failures_are_clear);
 	RUN(expired_root_refused);
 	RUN(rng_differs_after_fork);

@@ -62,6 +62,8 @@ void spiffe_agent_ca_free(spiffe_agent_ca *ca)
 		mbedtls_pk_free(&ca->jwt_key);
 	}
 	free(ca->jwks);
+	if (ca->bundles != NULL)
+		spiffe_bundle_set_unref(ca->bundles);
 	memset(ca, 0, sizeof(*ca));
 }
 
@@ -547,6 +549,43 @@ const char *spiffe_agent_ca_jwks(const spiffe_agent_ca *ca, size_t *len)
 	return ca->jwks;
 }
 
+const spiffe_bundle_set *spiffe_agent_ca_bundles(const spiffe_agent_ca *ca)
+{
+	return ca->open ? ca->bundles : NULL;
+}
+
+int spiffe_agent_ca_validate_jwt(spiffe_agent_ca *ca, const char *token,
+				 size_t len, const char *aud, size_t aud_len,
+				 spiffe_jwt_svid *s, spiffe_errbuf *eb)
+{
+	const char *expected[1];
+	char *copy;
+	int rc;
+
+	if (!ca->open)
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "CA is not open");
+	if (aud == NULL || aud_len == 0)
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "audience must be "
+				   "specified");
+	if (token == NULL || len == 0)
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "svid must be "
+				   "specified");
+	/* The validator takes C strings: a NUL inside would cut it. */
+	if (aud_len > SPIFFE_JWT_MAX || memchr(aud, '\0', aud_len) != NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "audience is too long "
+				   "or contains NUL");
+	copy = malloc(aud_len + 1);
+	if (copy == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	memcpy(copy, aud, aud_len);
+	copy[aud_len] = '\0';
+	expected[0] = copy;
+	rc = spiffe_jwtsvid_parse_and_validate(s, token, len, ca->bundles,
+					       expected, 1, NULL, eb);
+	free(copy);
+	return rc;
+}
+
 /* ---- create and load ------------------------------------------------- */
 
 static int build_jwks(spiffe_agent_ca *ca, spiffe_errbuf *eb)
@@ -711,11 +750,38 @@ static int check_issuer_name(spiffe_agent_ca *ca, spiffe_errbuf *eb)
 	else if (leaf.issuer_raw.len != ca->cert.subject_raw.len ||
 		 memcmp(leaf.issuer_raw.p, ca->cert.subject_raw.p,
 			leaf.issuer_raw.len) != 0)
-		rc = spiffe_fail(eb, SPIFFE_ERR_X509, F_CA_CERT ": its subject "
-				 "is not \"" CA_SUBJECT "\"");
+		rc = spiffe_fail(eb, SPIFFE_ERR_X509, F_CA_CERT ": its "
+				 "subject is not \"" CA_SUBJECT "\"");
 	mbedtls_x509_crt_free(&leaf);
 	free(buf);
 	return rc;
+}
+
+/* The bundle set: our trust domain with the root and the JWT key. */
+static int build_bundles(spiffe_agent_ca *ca, spiffe_errbuf *eb)
+{
+	spiffe_bundle b;
+	spiffe_bundle_set *set = spiffe_bundle_set_new();
+	int rc;
+
+	if (set == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	spiffe_bundle_init(&b, &ca->td);
+	rc = spiffe_bundle_add_x509(&b, ca->cert.raw.p, ca->cert.raw.len, eb);
+	if (rc == 0)
+		rc = spiffe_bundle_add_jwt(&b, ca->kid, SPIFFE_AGENT_KID_LEN,
+					   &ca->jwt_key, eb);
+	if (rc == 0)
+		rc = spiffe_bundle_set_put(set, &b, eb);
+	spiffe_bundle_free(&b);
+	if (rc != 0) {
+		spiffe_bundle_set_unref(set);
+		return rc;
+	}
+	if (ca->bundles != NULL)
+		spiffe_bundle_set_unref(ca->bundles);
+	ca->bundles = set;
+	return 0;
 }
 
 static int load(spiffe_agent_ca *ca, int dirfd, spiffe_errbuf *eb)
@@ -766,6 +832,8 @@ static int load(spiffe_agent_ca *ca, int dirfd, spiffe_errbuf *eb)
 	if (rc != 0)
 		return rc;
 	rc = check_issuer_name(ca, eb);
+	if (rc == 0)
+		rc = build_bundles(ca, eb);
 	if (rc == 0)
 		ca->open = 1;
 	return rc;

@@ -44,7 +44,9 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "bundle.h"
 #include "err.h"
+#include "jwtsvid.h"
 #include "limits.h"
 #include "spiffeid.h"
 
@@ -74,6 +76,7 @@ typedef struct spiffe_agent_ca {
 	char kid[SPIFFE_AGENT_KID_LEN + 1];
 	char *jwks;                     /* the JWT bundle, from malloc */
 	size_t jwks_len;
+	spiffe_bundle_set *bundles;     /* our trust domain's bundle */
 } spiffe_agent_ca;
 
 /* Starts a closed CA. */
@@ -146,5 +149,29 @@ const uint8_t *spiffe_agent_ca_x509_bundle(const spiffe_agent_ca *ca,
  * spiffe_agent_ca_free.
  */
 const char *spiffe_agent_ca_jwks(const spiffe_agent_ca *ca, size_t *len);
+
+/*
+ * The CA's bundles as a set (one bundle: the root and the JWT key), for
+ * validating tokens and peers; a view valid until spiffe_agent_ca_free
+ * (take a reference with spiffe_bundle_set_ref to keep it longer).
+ */
+const spiffe_bundle_set *spiffe_agent_ca_bundles(const spiffe_agent_ca *ca);
+
+/*
+ * Validates token[0..len) for ValidateJWTSVID (Workload API 6.2.3):
+ * exactly as spiffe_jwtsvid_parse_and_validate does (alg, typ, kid, sub,
+ * signature, then audience, nbf, exp and iat with a leeway of
+ * SPIFFE_JWT_DEFAULT_LEEWAY), against the bundle of sub's trust domain
+ * among the CA's bundles (so only this trust domain's tokens pass), with
+ * aud[0..aud_len) the one expected audience.  s (initialized by the
+ * caller) receives the token (its SPIFFE ID and claims for the reply).
+ * An empty audience or token is SPIFFE_ERR_ARG ("audience must be
+ * specified", "svid must be specified"), as SPIRE answers.
+ */
+SPIFFE_CHECK int spiffe_agent_ca_validate_jwt(spiffe_agent_ca *ca,
+					      const char *token, size_t len,
+					      const char *aud, size_t aud_len,
+					      spiffe_jwt_svid *s,
+					      spiffe_errbuf *eb);
 
 #endif

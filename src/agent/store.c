@@ -220,8 +220,8 @@ int spiffe_agent_lock(int dirfd, const char *name, int *fd,
 
 			close(*fd);
 			*fd = -1;
-			return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot lock %s: "
-					   "%s", name, strerror(e));
+			return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot lock "
+					   "%s: %s", name, strerror(e));
 		}
 	}
 	return 0;
