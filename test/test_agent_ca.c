@@ -27,6 +27,7 @@
 #include "b64.h"
 #include "clock.h"
 #include "rng.h"
+#include "x509svid.h"
 
 #define T0 1700000000
 
@@ -656,6 +657,39 @@ TEST(jwt_rejects)
 	rmtree(dir);
 }
 
+TEST(svid_passes_the_library_validator)
+{
+	spiffe_agent_ca ca;
+	spiffe_agent_x509svid s;
+	spiffe_x509svid v;
+	spiffe_x509_verified vc;
+	spiffe_errbuf eb;
+	spiffe_id id = make_id("spiffe://example.org/workload"), got;
+	char dir[64];
+
+	CHECK_INT(tmpdir(dir), 0);
+	spiffe_agent_ca_init(&ca);
+	spiffe_agent_x509svid_init(&s);
+	spiffe_x509svid_init(&v);
+	CHECK_INT(open_ca(&ca, dir, "example.org", &eb), 0);
+	CHECK_INT(spiffe_agent_ca_issue_x509(&ca, &id, 0, &s, &eb), 0);
+	/* The Workload API form, as a client parses it. */
+	if (spiffe_x509svid_parse_der(&v, s.cert, s.cert_len, s.key,
+				      s.key_len, &eb) != 0)
+		FAILF("parse: %s", eb.msg);
+	CHECK_STR(v.id.str, id.str);
+	if (spiffe_x509svid_verify(&v.chain, spiffe_agent_ca_bundles(&ca),
+				   &got, &vc, &eb) != 0)
+		FAILF("verify: %s", eb.msg);
+	CHECK_STR(got.str, id.str);
+	CHECK_INT(vc.depth, 2);
+	CHECK_INT(vc.not_after, s.not_after);
+	spiffe_x509svid_free(&v);
+	spiffe_agent_x509svid_free(&s);
+	spiffe_agent_ca_free(&ca);
+	rmtree(dir);
+}
+
 TEST(validate_own_jwt)
 {
 	spiffe_agent_ca ca, other;
@@ -1218,6 +1252,7 @@ int main(int argc, char **argv)
 	RUN(jwks_exact);
 	RUN(jwt_rejects);
 	RUN(validate_own_jwt);
+	RUN(svid_passes_the_library_validator);
 	RUN(reload_failures_are_clear);
 	RUN(expired_root_refused);
 	RUN(rng_differs_after_fork);
