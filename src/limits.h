@@ -29,6 +29,11 @@
 /* X.509. */
 #define SPIFFE_X509_MAX_CHAIN 16
 #define SPIFFE_X509_MAX_DER (64u * 1024)   /* one certificate */
+#define SPIFFE_X509_MAX_KEY (16u * 1024)   /* one private key, DER */
+#define SPIFFE_X509_MAX_PEM (2u * 1024 * 1024) /* PEM chain or key text */
+#define SPIFFE_X509_MAX_PATH (SPIFFE_X509_MAX_CHAIN + 1) /* + anchor */
+#define SPIFFE_X509_RSA_MIN_BITS 2048      /* SVID and CA RSA keys */
+#define SPIFFE_SVID_HINT_MAX 1024          /* Workload API hint, bytes */
 
 /* HTTP/2 and HPACK. */
 #define SPIFFE_H2_MAX_FRAME 16384          /* our SETTINGS_MAX_FRAME_SIZE */
