@@ -48,6 +48,7 @@
 #define SPIFFE_H2_MAX_STREAMS 100          /* concurrent streams */
 #define SPIFFE_HPACK_TABLE_SIZE 4096       /* dynamic table, bytes */
 #define SPIFFE_HPACK_MAX_STRING 8192       /* one decoded name or value */
+#define SPIFFE_H2_MAX_HEADERS 128          /* fields in one header list */
 
 /* gRPC. */
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
