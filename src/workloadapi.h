@@ -27,27 +27,12 @@
 
 #include "bundle.h"
 #include "err.h"
+#include "grpc.h"
 #include "jwtsvid.h"
 #include "spiffeid.h"
 #include "x509svid.h"
 
-/* gRPC status codes the Workload API uses. */
-enum spiffe_grpc_code {
-	SPIFFE_GRPC_OK = 0,
-	SPIFFE_GRPC_CANCELLED = 1,
-	SPIFFE_GRPC_UNKNOWN = 2,
-	SPIFFE_GRPC_INVALID_ARGUMENT = 3,
-	SPIFFE_GRPC_DEADLINE_EXCEEDED = 4,
-	SPIFFE_GRPC_NOT_FOUND = 5,
-	SPIFFE_GRPC_PERMISSION_DENIED = 7,
-	SPIFFE_GRPC_RESOURCE_EXHAUSTED = 8,
-	SPIFFE_GRPC_UNIMPLEMENTED = 12,
-	SPIFFE_GRPC_INTERNAL = 13,
-	SPIFFE_GRPC_UNAVAILABLE = 14,
-};
-
-/* "PermissionDenied" etc.; "Code(N)" style names are not needed. */
-const char *spiffe_grpc_code_name(int code);
+/* enum spiffe_grpc_code and spiffe_grpc_code_name() are in grpc.h. */
 
 typedef struct spiffe_wlapi_options {
 	const char *address;     /* NULL: $SPIFFE_ENDPOINT_SOCKET */
