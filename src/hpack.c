@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-/* --- static table (RFC 7541 Appendix A) -------------------------------- */
+/* --- static table (RFC 7541 Appendix A) ---------------------------------- */
 
 struct static_entry {
 	const char *name;
@@ -294,7 +294,7 @@ static size_t huff_encode(const uint8_t *p, size_t n, uint8_t *out)
 	return o;
 }
 
-/* --- integers and strings (sections 5.1, 5.2) ------------------------- */
+/* --- integers and strings (sections 5.1, 5.2) ---------------------------- */
 
 /*
  * Reads an integer with an N-bit prefix at *pp.  Values above UINT32_MAX
@@ -402,7 +402,7 @@ static size_t write_string(uint8_t *out, const uint8_t *p, size_t n,
 	return o + n;
 }
 
-/* --- dynamic table (sections 2.3.2, 4) -------------------------------- */
+/* --- dynamic table (sections 2.3.2, 4) ----------------------------------- */
 
 static void tab_init(spiffe_hpack_table *t, size_t max_size)
 {
@@ -551,7 +551,7 @@ int spiffe_hpack_table_get(const spiffe_hpack_table *t, size_t i,
 	return 0;
 }
 
-/* --- decoder ----------------------------------------------------------- */
+/* --- decoder ------------------------------------------------------------- */
 
 void spiffe_hpack_dec_init(spiffe_hpack_dec *d, size_t table_size)
 {
@@ -739,7 +739,7 @@ int spiffe_hpack_decode(spiffe_hpack_dec *d, const uint8_t *p, size_t len,
 			rc = dec_literal(d, &st, &p, end, prefix, indexing,
 					 &h);
 			if (rc == 1) {
-				/* Did not fit: drop the list, redo as scratch. */
+				/* No room: drop the list, redo as scratch. */
 				st.lost = 1;
 				p = start;
 				rc = dec_literal(d, &st, &p, end, prefix,
@@ -768,7 +768,7 @@ int spiffe_hpack_decode(spiffe_hpack_dec *d, const uint8_t *p, size_t len,
 	return 0;
 }
 
-/* --- encoder ----------------------------------------------------------- */
+/* --- encoder ------------------------------------------------------------- */
 
 void spiffe_hpack_enc_init(spiffe_hpack_enc *e, size_t table_size)
 {
@@ -901,8 +901,9 @@ int spiffe_hpack_encode(spiffe_hpack_enc *e, const spiffe_header *h,
 			o += write_int(out + o, 0x80, 7, idx);
 			continue;
 		}
-		/* Entries above 3/4 of the table would flush it for one use. */
-		int indexing = !never && !(f->flags & SPIFFE_HEADER_NO_INDEX) &&
+		/* Entries over 3/4 of the table would flush it for one use. */
+		int indexing = !never &&
+			!(f->flags & SPIFFE_HEADER_NO_INDEX) &&
 			need <= e->tab.max_size / 4 * 3;
 		if (indexing)
 			o += write_int(out + o, 0x40, 6, name_idx);

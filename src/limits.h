@@ -49,6 +49,14 @@
 #define SPIFFE_HPACK_TABLE_SIZE 4096       /* dynamic table, bytes */
 #define SPIFFE_HPACK_MAX_STRING 8192       /* one decoded name or value */
 #define SPIFFE_H2_MAX_HEADERS 128          /* fields in one header list */
+#define SPIFFE_H2_MAX_CONTINUATION 64      /* CONTINUATIONs in one block */
+#define SPIFFE_H2_MAX_GOAWAY_DEBUG 256     /* GOAWAY debug bytes kept */
+#define SPIFFE_H2_STREAM_WINDOW (8u << 20) /* our stream receive window */
+#define SPIFFE_H2_CONN_WINDOW (16u << 20)  /* our connection window */
+#define SPIFFE_H2_MAX_SEND_FRAME 16384     /* largest frame we send */
+#define SPIFFE_H2_STREAM_SENDBUF (64u * 1024) /* DATA queued per stream */
+#define SPIFFE_H2_MAX_OUTPUT (256u * 1024) /* output not yet drained */
+#define SPIFFE_H2_OUTPUT_LOW (32u * 1024)  /* frame DATA below this */
 
 /* gRPC. */
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
