@@ -100,8 +100,9 @@ int spiffe_grpc_deframer_feed(spiffe_grpc_deframer *d, const uint8_t *p,
 		if (d->hdr[0] == 1) {
 			*used = off;
 			return spiffe_fail(eb, sticky(d, SPIFFE_ERR_PROTOCOL),
-					   "grpc: compressed message received, "
-					   "but no compression was negotiated");
+					   "grpc: compressed message "
+					   "received, but no compression "
+					   "was negotiated");
 		}
 		if (d->hdr[0] != 0) {
 			*used = off;
@@ -241,7 +242,8 @@ static void decode_message(spiffe_grpc_status *st, const uint8_t *v,
 
 		if (c == '%' && len - i >= 3 && hexval(v[i + 1]) >= 0 &&
 		    hexval(v[i + 2]) >= 0) {
-			c = (uint8_t)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+			c = (uint8_t)(hexval(v[i + 1]) << 4 |
+				      hexval(v[i + 2]));
 			i += 2;
 		}
 		st->msg[o++] = (char)(c < 0x20 || c == 0x7f ? '?' : c);

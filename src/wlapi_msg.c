@@ -226,7 +226,8 @@ static int encode_framed(const pb_msgdesc_t *fields, const void *msg,
 	pb_ostream_t os;
 
 	if (!pb_get_encoded_size(&n, fields, msg))
-		return spiffe_fail(eb, SPIFFE_ERR_ARG, "cannot encode request");
+		return spiffe_fail(eb, SPIFFE_ERR_ARG,
+				   "cannot encode request");
 	if (n > SPIFFE_GRPC_MAX_MESSAGE)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "request of %zu "
 				   "bytes is too large", n);
@@ -235,7 +236,8 @@ static int encode_framed(const pb_msgdesc_t *fields, const void *msg,
 	os = pb_ostream_from_buffer(buf + SPIFFE_GRPC_PREFIX, n);
 	if (!pb_encode(&os, fields, msg) || os.bytes_written != n) {
 		free(buf);
-		return spiffe_fail(eb, SPIFFE_ERR_ARG, "cannot encode request");
+		return spiffe_fail(eb, SPIFFE_ERR_ARG,
+				   "cannot encode request");
 	}
 	spiffe_grpc_prefix(buf, (uint32_t)n);
 	*out = buf;
@@ -323,7 +325,8 @@ spiffe_x509_context *spiffe_x509_context_ref(spiffe_x509_context *c)
 
 void spiffe_x509_context_unref(spiffe_x509_context *c)
 {
-	if (c == NULL || __atomic_fetch_sub(&c->refs, 1, __ATOMIC_ACQ_REL) != 1)
+	if (c == NULL ||
+	    __atomic_fetch_sub(&c->refs, 1, __ATOMIC_ACQ_REL) != 1)
 		return;
 	for (size_t i = 0; i < c->nsvids; i++)
 		spiffe_x509svid_free(&c->svids[i]);
@@ -826,7 +829,8 @@ static int render_struct(struct jbuf *b, const uint8_t *p, size_t len,
 		if (keys == NULL &&
 		    (keys = malloc(SPIFFE_JSON_MAX_MEMBERS *
 				   sizeof(*keys))) == NULL) {
-			rc = spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+			rc = spiffe_fail(eb, SPIFFE_ERR_NOMEM,
+					 "out of memory");
 			goto out;
 		}
 		keys[nkeys].p = key;

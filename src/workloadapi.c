@@ -280,7 +280,8 @@ static void watch_failed(spiffe_wlapi_client *c, struct spiffe_wlapi_watch *w,
 	w->retry_at = NEVER;    /* set when the event is delivered */
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		/* Cannot report; still retry. */
-		w->retry_at = spiffe_monotonic_ms() + backoff_ms(w->failures++);
+		w->retry_at = spiffe_monotonic_ms() +
+			      backoff_ms(w->failures++);
 		return;
 	}
 	e->w = w;
@@ -326,7 +327,8 @@ static void watch_open(spiffe_wlapi_client *c, struct spiffe_wlapi_watch *w)
 		k = call_new(c, watch_method(w->kind), CALL_WATCH, req, len);
 	if (k == NULL) {
 		free(req);
-		w->retry_at = spiffe_monotonic_ms() + backoff_ms(w->failures++);
+		w->retry_at = spiffe_monotonic_ms() +
+			      backoff_ms(w->failures++);
 		return;
 	}
 	k->w = w;
@@ -381,7 +383,8 @@ static int deliver_update(struct spiffe_wlapi_watch *w, const uint8_t *p,
 		spiffe_bundle_set *set;
 
 		if (w->kind == SPIFFE_WLAPI_X509_BUNDLES)
-			rc = spiffe_wlapi_parse_x509_bundles(p, len, &set, &eb);
+			rc = spiffe_wlapi_parse_x509_bundles(p, len, &set,
+							     &eb);
 		else
 			rc = spiffe_wlapi_parse_jwt_bundles(p, len, &set, &eb);
 		if (rc == 0) {
@@ -413,7 +416,10 @@ static void deliver(spiffe_wlapi_client *c)
 		c->ev_head = e->next;
 		if (c->ev_head == NULL)
 			c->ev_tail = &c->ev_head;
-		if (!w->stopped) {
+		/* After a stop request only the stop itself is reported. */
+		int stop_event = e->final && e->err == SPIFFE_ERR_CANCELED;
+
+		if (!w->stopped && (!w->stopping || stop_event)) {
 			w->in_cb = 1;
 			pthread_mutex_unlock(&c->mu);
 			if (e->msg != NULL)
@@ -722,7 +728,8 @@ static void conn_submit(spiffe_wlapi_client *c)
 			if (!c->omit_header)
 				ignore(spiffe_grpc_request_add(&r,
 					"workload.spiffe.io", "true"));
-			rc = spiffe_h2_submit_request(&c->h2, r.h, r.n, 0, &id);
+			rc = spiffe_h2_submit_request(&c->h2, r.h, r.n, 0,
+						      &id);
 			if (rc == SPIFFE_ERR_AGAIN)
 				return;
 			if (rc == SPIFFE_ERR_CLOSED) {

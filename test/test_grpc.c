@@ -305,8 +305,10 @@ TEST(headers_http_status_mapping)
 	spiffe_errbuf eb;
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		spiffe_header h[2] = { hd(":status", v[i].s),
-				       hd("content-type", "application/grpc") };
+		spiffe_header h[2] = {
+			hd(":status", v[i].s),
+			hd("content-type", "application/grpc"),
+		};
 
 		CHECK_INT(spiffe_grpc_response_headers(h, 2, i & 1, &st),
 			  SPIFFE_GRPC_HEADERS_FINAL);
@@ -340,8 +342,10 @@ TEST(headers_http_status_mapping)
 TEST(trailers_only_permission_denied)
 {
 	spiffe_header h[4] = {
-		hd(":status", "200"), hd("content-type", "application/grpc"),
-		hd("grpc-status", "7"), hd("grpc-message", "no identity issued"),
+		hd(":status", "200"),
+		hd("content-type", "application/grpc"),
+		hd("grpc-status", "7"),
+		hd("grpc-message", "no identity issued"),
 	};
 	spiffe_grpc_status st;
 	spiffe_errbuf eb;

@@ -366,7 +366,8 @@ static int probe(int argc, char **argv)
 	if (strcmp(cmd, "x509") == 0 || strcmp(cmd, "noheader") == 0) {
 		spiffe_x509_context *ctx;
 
-		if ((rc = spiffe_wlapi_fetch_x509_context(c, &ctx, &eb)) == 0) {
+		rc = spiffe_wlapi_fetch_x509_context(c, &ctx, &eb);
+		if (rc == 0) {
 			print_context("x509", ctx);
 			spiffe_x509_context_unref(ctx);
 		}
@@ -382,13 +383,12 @@ static int probe(int argc, char **argv)
 			spiffe_bundle_set_unref(set);
 		}
 	} else if (strcmp(cmd, "jwt") == 0 && argc >= 4) {
+		const char *const *aud = (const char *const *)argv + 3;
 		spiffe_wlapi_jwt *v;
 		size_t n;
 
-		rc = spiffe_wlapi_fetch_jwt_svids(c,
-						  (const char *const *)argv + 3,
-						  (size_t)argc - 3, NULL, &v,
-						  &n, &eb);
+		rc = spiffe_wlapi_fetch_jwt_svids(c, aud, (size_t)argc - 3,
+						  NULL, &v, &n, &eb);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			printf("jwt %s sub %s naud %zu hint '%s' token %s\n",
 			       v[i].svid.alg == SPIFFE_JWT_ES256 ? "ES256" :

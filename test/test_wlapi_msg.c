@@ -542,8 +542,9 @@ TEST(jwt_bundles_response)
 	spiffe_bundle_set_unref(set);
 
 	/* One bad JWKS fails the update (go-spiffe too). */
-	static const char *const bad[] = { BUNDLE "jwks-valid.json",
-					   BUNDLE "jwks-ec-not-on-curve.json" };
+	static const char *const bad[] = {
+		BUNDLE "jwks-valid.json", BUNDLE "jwks-ec-not-on-curve.json",
+	};
 	CHECK_INT(jwt_bundles(bad, keys, 2, &set, &eb), SPIFFE_ERR_BUNDLE);
 	CHECK(strncmp(eb.msg, "bundle a.test: jwtbundle: ", 26) == 0);
 	CHECK(set == NULL);
