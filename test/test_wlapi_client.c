@@ -21,6 +21,7 @@
  */
 #include "test.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "h2.h"
 #include "workloadapi.h"
 
 static void serial_hex(const spiffe_x509_context *c, char *out, size_t cap)
@@ -550,6 +552,270 @@ TEST(source_startup_timeout_without_server)
 		      "Unavailable: ", 47) == 0);
 }
 
+/* ---- a scripted HTTP/2 server: what grpc servers rarely do ---------- */
+
+enum {
+	S_GOAWAY, S_RESET, S_TWO, S_NO_TRAILERS, S_COMPRESSED, S_HUGE,
+	S_TRAILERS_ONLY,
+};
+
+struct script {
+	int lfd, fd, mode;
+	pthread_t t;
+	spiffe_h2_session h2;
+	uint32_t stream;
+	int respond, done, header_ok;
+};
+
+static spiffe_header hdr(const char *n, const char *v)
+{
+	spiffe_header h = { (const uint8_t *)n, strlen(n),
+			    (const uint8_t *)v, strlen(v), 0 };
+
+	return h;
+}
+
+static void s_headers(void *ctx, uint32_t stream, const spiffe_header *h,
+		      size_t n, unsigned flags)
+{
+	struct script *s = ctx;
+
+	s->stream = stream;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].name_len == 18 &&
+		    memcmp(h[i].name, "workload.spiffe.io", 18) == 0 &&
+		    h[i].value_len == 4 && memcmp(h[i].value, "true", 4) == 0)
+			s->header_ok = 1;
+	}
+	if (flags & SPIFFE_H2_END_STREAM)
+		s->respond = 1;
+}
+
+static void s_data(void *ctx, uint32_t stream, const uint8_t *p, size_t len,
+		   int end)
+{
+	struct script *s = ctx;
+
+	(void)p;
+	if (spiffe_h2_consume(&s->h2, stream, len) != 0)
+		s->done = 1;
+	if (end)
+		s->respond = 1;
+}
+
+static void s_respond(struct script *s)
+{
+	spiffe_header ok[2] = { hdr(":status", "200"),
+				hdr("content-type", "application/grpc") };
+	spiffe_header tr[1] = { hdr("grpc-status", "0") };
+	spiffe_header to[4] = { hdr(":status", "200"),
+				hdr("content-type", "application/grpc"),
+				hdr("grpc-status", "14"),
+				hdr("grpc-message", "try%20again") };
+	uint8_t two[10] = { 0 };
+	uint8_t comp[6] = { 1, 0, 0, 0, 1, 'x' };
+	uint8_t huge[5] = { 0, 0, 0, 0x13, 0x88 };      /* 5000 bytes */
+	size_t acc;
+	int rc = 0;
+
+	switch (s->mode) {
+	case S_GOAWAY:
+		rc = spiffe_h2_goaway(&s->h2, SPIFFE_H2_NO_ERROR,
+				      (const uint8_t *)"bye", 3);
+		s->done = 1;
+		break;
+	case S_RESET:
+		rc = spiffe_h2_reset(&s->h2, s->stream,
+				     SPIFFE_H2_REFUSED_STREAM);
+		break;
+	case S_TWO:
+		rc = spiffe_h2_submit_response(&s->h2, s->stream, ok, 2, 0);
+		if (rc == 0)
+			rc = spiffe_h2_send_data(&s->h2, s->stream, two, 10, 0,
+						 &acc);
+		if (rc == 0)
+			rc = spiffe_h2_submit_trailers(&s->h2, s->stream, tr,
+						       1);
+		break;
+	case S_NO_TRAILERS:
+		rc = spiffe_h2_submit_response(&s->h2, s->stream, ok, 2, 0);
+		if (rc == 0)
+			rc = spiffe_h2_send_data(&s->h2, s->stream, two, 5, 1,
+						 &acc);
+		break;
+	case S_COMPRESSED:
+	case S_HUGE:
+		rc = spiffe_h2_submit_response(&s->h2, s->stream, ok, 2, 0);
+		if (rc == 0 && s->mode == S_COMPRESSED)
+			rc = spiffe_h2_send_data(&s->h2, s->stream, comp, 6, 0,
+						 &acc);
+		else if (rc == 0)
+			rc = spiffe_h2_send_data(&s->h2, s->stream, huge, 5, 0,
+						 &acc);
+		break;
+	case S_TRAILERS_ONLY:
+		rc = spiffe_h2_submit_response(&s->h2, s->stream, to, 4, 1);
+		break;
+	}
+	if (rc != 0)
+		s->done = 1;
+}
+
+static int s_flush(struct script *s)
+{
+	const uint8_t *p;
+	size_t n;
+
+	while (spiffe_h2_output(&s->h2, &p, &n) == 0 && n > 0) {
+		ssize_t k = send(s->fd, p, n, MSG_NOSIGNAL);
+
+		if (k <= 0 || spiffe_h2_output_consumed(&s->h2, (size_t)k))
+			return -1;
+	}
+	return 0;
+}
+
+static void *s_run(void *arg)
+{
+	static const spiffe_h2_callbacks cb = { s_headers, s_data, NULL,
+						NULL, NULL };
+	struct script *s = arg;
+	uint8_t buf[4096];
+
+	if ((s->fd = accept(s->lfd, NULL, NULL)) < 0)
+		return NULL;
+	if (spiffe_h2_init(&s->h2, SPIFFE_H2_SERVER, &cb, s, NULL) != 0)
+		s->done = 1;
+	while (!s->done) {
+		struct pollfd pf = { s->fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (s_flush(s) != 0)
+			break;
+		if (s->respond) {
+			s->respond = 0;
+			s_respond(s);
+			continue;
+		}
+		if (poll(&pf, 1, 5000) <= 0)
+			break;
+		if ((n = recv(s->fd, buf, sizeof(buf), 0)) <= 0)
+			break;
+		if (spiffe_h2_feed(&s->h2, buf, (size_t)n) != 0)
+			break;
+	}
+	(void)s_flush(s);
+	/* Let the client read everything before the close. */
+	shutdown(s->fd, SHUT_WR);
+	{
+		struct pollfd pf = { s->fd, POLLIN, 0 };
+
+		while (poll(&pf, 1, 2000) > 0 &&
+		       recv(s->fd, buf, sizeof(buf), 0) > 0)
+			;
+	}
+	spiffe_h2_free(&s->h2);
+	close(s->fd);
+	return NULL;
+}
+
+static int script_start(struct script *s, int mode, char *addr, size_t cap)
+{
+	struct sockaddr_un sun;
+
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/script%d", tmpdir,
+		 mode);
+	snprintf(addr, cap, "unix://%s", sun.sun_path);
+	s->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s->lfd < 0 ||
+	    bind(s->lfd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    listen(s->lfd, 4) != 0)
+		return -1;
+	return pthread_create(&s->t, NULL, s_run, s);
+}
+
+/* Runs one call against a scripted server; returns its error. */
+static int scripted(int mode, int jwt, size_t max_message,
+		    spiffe_errbuf *eb, int *header_ok)
+{
+	struct script s;
+	spiffe_wlapi_options o;
+	spiffe_wlapi_client *c;
+	char addr[160], path[160];
+	int rc;
+
+	if (script_start(&s, mode, addr, sizeof(addr)) != 0)
+		return -9999;
+	spiffe_wlapi_options_init(&o);
+	o.address = addr;
+	o.timeout_ms = 5000;
+	o.max_message = max_message;
+	rc = spiffe_wlapi_client_new(&c, &o, eb);
+	if (rc == 0 && jwt) {
+		const char *aud = "a";
+		spiffe_wlapi_jwt *v = NULL;
+		size_t n = 0;
+
+		rc = spiffe_wlapi_fetch_jwt_svids(c, &aud, 1, NULL, &v, &n, eb);
+		spiffe_wlapi_jwt_free(v, n);
+	} else if (rc == 0) {
+		spiffe_bundle_set *set = NULL;
+
+		rc = spiffe_wlapi_fetch_x509_bundles(c, &set, eb);
+		spiffe_bundle_set_unref(set);
+	}
+	spiffe_wlapi_client_free(c);
+	pthread_join(s.t, NULL);
+	close(s.lfd);
+	snprintf(path, sizeof(path), "%s", addr + 7);
+	unlink(path);
+	*header_ok = s.header_ok;
+	return rc;
+}
+
+TEST(scripted_server_outcomes)
+{
+	static const struct {
+		int mode, jwt, err;
+		size_t max;
+		const char *msg;
+	} v[] = {
+		{ S_GOAWAY, 0, SPIFFE_ERR_CLOSED, 0,
+		  "Unavailable: server sent GOAWAY (error code 0: bye)" },
+		{ S_RESET, 0, SPIFFE_ERR_CLOSED, 0,
+		  "Unavailable: stream terminated by RST_STREAM with error "
+		  "code 7" },
+		{ S_TWO, 1, SPIFFE_ERR_PROTOCOL, 0,
+		  "Internal: grpc: more than one message in a unary "
+		  "response" },
+		{ S_NO_TRAILERS, 1, SPIFFE_ERR_PROTOCOL, 0,
+		  "Internal: server closed the stream without sending "
+		  "trailers" },
+		{ S_COMPRESSED, 0, SPIFFE_ERR_PROTOCOL, 0,
+		  "Internal: grpc: compressed message received, but no "
+		  "compression was negotiated" },
+		{ S_HUGE, 0, SPIFFE_ERR_LIMIT, 4096,
+		  "ResourceExhausted: grpc: received message larger than "
+		  "max (5000 vs. 4096)" },
+		{ S_TRAILERS_ONLY, 1, SPIFFE_ERR_GRPC, 0,
+		  "Unavailable: try again" },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		spiffe_errbuf eb;
+		int hok = 0;
+
+		CHECK_INT(scripted(v[i].mode, v[i].jwt, v[i].max, &eb, &hok),
+			  v[i].err);
+		CHECK_STR(eb.msg, v[i].msg);
+		CHECK_INT(hok, 1);
+	}
+}
+
 static int unit_tests(void)
 {
 	char tmpl[] = "/tmp/wlapi-test-XXXXXX";
@@ -561,6 +827,7 @@ static int unit_tests(void)
 	RUN(unreachable_endpoint);
 	RUN(deadline_on_a_silent_server);
 	RUN(source_startup_timeout_without_server);
+	RUN(scripted_server_outcomes);
 	{
 		char p[128];
 
