@@ -185,6 +185,9 @@ int spiffe_grpc_request_add(spiffe_grpc_request *r, const char *name,
 /* ---- responses --------------------------------------------------------- */
 
 static void status_vset(spiffe_grpc_status *st, int err, int code,
+			const char *fmt, va_list ap) SPIFFE_PRINTF(4, 0);
+
+static void status_vset(spiffe_grpc_status *st, int err, int code,
 			const char *fmt, va_list ap)
 {
 	int n;

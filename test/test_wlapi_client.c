@@ -760,7 +760,8 @@ static int scripted(int mode, int jwt, size_t max_message,
 		spiffe_wlapi_jwt *v = NULL;
 		size_t n = 0;
 
-		rc = spiffe_wlapi_fetch_jwt_svids(c, &aud, 1, NULL, &v, &n, eb);
+		rc = spiffe_wlapi_fetch_jwt_svids(c, &aud, 1, NULL, &v, &n,
+						  eb);
 		spiffe_wlapi_jwt_free(v, n);
 	} else if (rc == 0) {
 		spiffe_bundle_set *set = NULL;
