@@ -211,6 +211,11 @@ static const uint8_t *bytes_of(const pb_bytes_array_t *b, size_t *len)
 	return b != NULL ? b->bytes : no_bytes;
 }
 
+/*
+ * A decoded string field, "" when absent.  strlen() on it is exact and
+ * bounded: nanopb allocates the field's wire length plus a terminator,
+ * and walk() has rejected any string holding a NUL byte.
+ */
 static const char *str_of(const char *s)
 {
 	return s != NULL ? s : "";
