@@ -48,6 +48,7 @@
 #define SPIFFE_H2_MAX_STREAMS 100          /* concurrent streams */
 #define SPIFFE_HPACK_TABLE_SIZE 4096       /* dynamic table, bytes */
 #define SPIFFE_HPACK_MAX_STRING 8192       /* one decoded name or value */
+#define SPIFFE_HPACK_MAX_INSERT (128u * 1024) /* table bytes a block adds */
 #define SPIFFE_H2_MAX_HEADERS 128          /* fields in one header list */
 #define SPIFFE_H2_MAX_CONTINUATION 64      /* CONTINUATIONs in one block */
 #define SPIFFE_H2_MAX_GOAWAY_DEBUG 256     /* GOAWAY debug bytes kept */
