@@ -840,13 +840,13 @@ static int64_t housekeeping(spiffe_wlapi_client *c, int64_t now)
 			}
 			w->stopping = 1;
 			drop_events(c, w);
-			if (w->final_done) {
+			struct event *e = NULL;
+
+			if (w->final_done ||
+			    (e = calloc(1, sizeof(*e))) == NULL) {
+				/* Nothing more to report: stopped now. */
 				w->stopped = 1;
-				continue;
-			}
-			struct event *e = calloc(1, sizeof(*e));
-			if (e == NULL) {
-				w->stopped = 1;
+				pthread_cond_broadcast(&c->cv);
 				continue;
 			}
 			e->w = w;
