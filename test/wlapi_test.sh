@@ -163,6 +163,23 @@ expect_eq "invalid argument ends the watch" \
 expect_eq "no retry after InvalidArgument" \
 	"$(($(grep -c '^FetchX509SVID' "$T/main/calls.log") - before))" 1
 
+# PermissionDenied on an open stream (SIGUSR2): reported, retried with
+# backoff, and the watch gets the identity back when it returns.
+$P watchfor "$A" 6000 > "$T/pd.out" 2>&1 &
+pdpid=$!
+PIDS="$PIDS $pdpid"
+wait_for "$T/pd.out" "update svid" || fail "pd first" "$(cat "$T/pd.out")"
+kill -USR2 "$pid_main"
+wait_for "$T/pd.out" "final 0 PermissionDenied: no identity issued" ||
+	fail "pd reported" "$(cat "$T/pd.out")"
+kill -USR2 "$pid_main"
+wait "$pdpid"
+expect_eq "updates around PermissionDenied" \
+	"$(grep -c '^update svid' "$T/pd.out")" 2
+expect_eq "last update after the denial" \
+	"$(grep -v '^update bundle' "$T/pd.out" | tail -n 2 | head -n 1 |
+	   cut -d' ' -f1-2)" "update svid"
+
 # --- PermissionDenied, and the source's start-up timeout ---------------
 start denied --no-identity
 D=unix://$T/denied.sock
