@@ -905,6 +905,12 @@ static int verify(const mbedtls_x509_crt *chain,
 	rc = mbedtls_x509_crt_verify_with_profile(
 		(mbedtls_x509_crt *)chain, (mbedtls_x509_crt *)&b->x509,
 		NULL, &svid_profile, NULL, &flags, verify_cb, &v);
+	/* verify_cb never fails, so this is the path length limit. */
+	if (rc == MBEDTLS_ERR_X509_FATAL_ERROR)
+		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, MSG_VERIFY
+				   "certificate path has more than %d "
+				   "intermediate CAs",
+				   MBEDTLS_X509_MAX_INTERMEDIATE_CA);
 	if (rc != 0 && rc != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
 		char m[160];
 

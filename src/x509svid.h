@@ -12,7 +12,9 @@
  * X509-SVID.md section 5 that it lacks (non-root path, key usage present
  * with digitalSignature), with RFC 5280 path validation by mbedTLS against
  * the bundle of the leaf's trust domain only.  Every validity time is
- * compared with spiffe_now().
+ * compared with spiffe_now().  mbedTLS 3.6 implements neither name nor
+ * policy constraints: a CA that marks them critical does not parse, and a
+ * path through a CA that carries them non-critical is refused.
  *
  * Supported keys: EC P-256, P-384, P-521 and RSA of at least
  * SPIFFE_X509_RSA_MIN_BITS; signatures use SHA-256, SHA-384 or SHA-512
@@ -112,7 +114,9 @@ typedef struct spiffe_x509_verified {
  * trust domain), SPIFFE_ERR_EXPIRED (a time is out of its window),
  * SPIFFE_ERR_UNSUPPORTED (a key or signature algorithm outside the
  * policy, or a name or policy constraint, which is not implemented),
- * SPIFFE_ERR_LIMIT or SPIFFE_ERR_ARG.
+ * SPIFFE_ERR_LIMIT (more than SPIFFE_X509_MAX_CHAIN certificates, or a
+ * path of more than MBEDTLS_X509_MAX_INTERMEDIATE_CA intermediates) or
+ * SPIFFE_ERR_ARG.
  */
 SPIFFE_CHECK int spiffe_x509svid_verify(const mbedtls_x509_crt *chain,
 					const spiffe_bundle_set *bundles,

@@ -813,7 +813,10 @@ static const struct verify_case verify_cases[] = {
 	  "than 2048 bits)" },
 	{ "leaf-rsa-pss.pem", SPIFFE_ERR_X509,
 	  V "certificate signed by unknown authority" },
+	{ "chain-9-intermediates.pem", SPIFFE_ERR_LIMIT,
+	  V "certificate path has more than 8 intermediate CAs" },
 	/* Successes */
+	{ "chain-8-intermediates.pem", 0, "" },
 	{ "good-leaf.pem", 0, "" },
 	{ "good-chain.pem", 0, "" },
 	{ "good-leaf-rsa.pem", 0, "" },

@@ -363,6 +363,15 @@ def main():
                  **kw)
         c = make(base, issuer=i)
         write_svid(base, [c, i], c.key)
+    # Deep paths: mbedTLS builds at most 8 intermediates.
+    for count in (8, 9):
+        chain, issuer = [], root
+        for k in range(count):
+            issuer = make("intermediate %d CA" % (k + 1), issuer=issuer,
+                          ca=True, uris=("spiffe://example.org",))
+            chain.insert(0, issuer)
+        c = make("%d intermediates" % count, issuer=issuer)
+        write_svid("chain-%d-intermediates" % count, [c] + chain, c.key)
     # An intermediate with a key below the policy's minimum.
     i = make("intermediate-rsa-1024 CA", issuer=root, ca=True,
              key=rsa.generate_private_key(public_exponent=65537,
