@@ -107,7 +107,8 @@ static int check_pk(const mbedtls_pk_context *pk, char *why, size_t cap)
 			return SPIFFE_ERR_UNSUPPORTED;
 		}
 		mbedtls_mpi_init(&e);
-		ok = mbedtls_rsa_export(rsa, NULL, NULL, NULL, NULL, &e) == 0 &&
+		ok = mbedtls_rsa_export(rsa, NULL, NULL, NULL, NULL,
+					&e) == 0 &&
 		     mbedtls_mpi_bitlen(&e) <= 31 &&
 		     mbedtls_mpi_cmp_int(&e, 3) >= 0 &&
 		     mbedtls_mpi_get_bit(&e, 0) == 1;
@@ -150,7 +151,7 @@ static int same_public(const mbedtls_pk_context *a,
 		      (size_t)na) == 0;
 }
 
-/* ---- reading JWKs -------------------------------------------------------- */
+/* ---- reading JWKs ------------------------------------------------------ */
 
 /* What the document is, for messages and the few rules that differ. */
 struct doc {
@@ -317,8 +318,8 @@ static int read_rsa(const struct doc *d, int o, size_t idx,
 	if (el > 4 || ev > SPIFFE_RSA_MAX_EXPONENT || ev < 3 ||
 	    (ev & 1) == 0)
 		return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
-				   "%s: key %zu: invalid RSA exponent (must be "
-				   "odd, 3..%u)", d->pfx, idx,
+				   "%s: key %zu: invalid RSA exponent (must "
+				   "be odd, 3..%u)", d->pfx, idx,
 				   (unsigned)SPIFFE_RSA_MAX_EXPONENT);
 	if ((n[nl - 1] & 1) == 0)
 		return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
@@ -529,7 +530,8 @@ int spiffe_bundle_set_jwks(spiffe_bundle *b, const char *json, size_t len,
 			break;
 		}
 		if ((a = auths_push(&s)) == NULL) {
-			rc = spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+			rc = spiffe_fail(eb, SPIFFE_ERR_NOMEM,
+					 "out of memory");
 			break;
 		}
 		rc = read_key(&d, o, i, &a->pk, eb);
@@ -594,7 +596,8 @@ static int read_x509_entry(const struct doc *d, int o, size_t idx,
 	int x = spiffe_json_get(d->j, o, "x5c"), c;
 	const spiffe_json_tok *t;
 	uint8_t *raw;
-	size_t rawlen;
+	char *text;
+	size_t rawlen, tlen;
 	mbedtls_x509_crt crt;
 	int rc;
 
@@ -610,27 +613,32 @@ static int read_x509_entry(const struct doc *d, int o, size_t idx,
 		c = spiffe_json_at(d->j, x, i);
 		if (d->j->tok[c].type != SPIFFE_JSON_STRING)
 			return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
-					   "spiffebundle: x509-svid entry %zu: "
-					   "x5c[%zu] is not a string", idx, i);
+					   "spiffebundle: x509-svid entry "
+					   "%zu: x5c[%zu] is not a string",
+					   idx, i);
 	}
 	c = spiffe_json_at(d->j, x, 0);
 	t = &d->j->tok[c];
-	/* Base64 has no escapes to decode; an escaped value is malformed. */
-	if (t->escaped)
-		return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
-				   "spiffebundle: x509-svid entry %zu: x5c[0] "
-				   "is not base64", idx);
-	rawlen = SPIFFE_B64_DECODED_MAX((size_t)(t->end - t->start));
+	/* The JSON form first: some encoders write '/' as "\/". */
+	tlen = (size_t)(t->end - t->start);
+	rawlen = SPIFFE_B64_DECODED_MAX(tlen);
 	if (rawlen > SPIFFE_X509_MAX_DER + 2)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT,
 				   "spiffebundle: x509-svid entry %zu: "
 				   "certificate larger than %u bytes", idx,
 				   (unsigned)SPIFFE_X509_MAX_DER);
-	if ((raw = malloc(rawlen ? rawlen : 1)) == NULL)
+	text = malloc(tlen + 1);
+	raw = malloc(rawlen + 1);
+	if (text == NULL || raw == NULL) {
+		free(text);
+		free(raw);
 		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	if (spiffe_b64std_decode(raw, rawlen, &rawlen,
-				 d->j->text + t->start,
-				 t->end - t->start) != 0) {
+	}
+	rc = spiffe_json_str(d->j, c, text, tlen + 1, &tlen);
+	if (rc == 0)
+		rc = spiffe_b64std_decode(raw, rawlen, &rawlen, text, tlen);
+	free(text);
+	if (rc != 0) {
 		free(raw);
 		return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
 				   "spiffebundle: x509-svid entry %zu: x5c[0] "
@@ -673,13 +681,15 @@ static int get_int(const spiffe_json *j, const char *name, int is_signed,
 	*has = 0;
 	if (v < 0 || j->tok[v].type == SPIFFE_JSON_NULL)
 		return 0;
-	rc = is_signed ? spiffe_json_int64(j, v, s) : spiffe_json_uint64(j, v,
-									  u);
+	if (is_signed)
+		rc = spiffe_json_int64(j, v, s);
+	else
+		rc = spiffe_json_uint64(j, v, u);
 	if (rc != 0)
 		return spiffe_fail(eb, SPIFFE_ERR_BUNDLE,
 				   "spiffebundle: unable to parse JWKS: %s is "
-				   "not %s integer", name,
-				   is_signed ? "a 64-bit" : "an unsigned 64-bit");
+				   "not %s integer", name, is_signed ?
+				   "a 64-bit" : "an unsigned 64-bit");
 	*has = 1;
 	return 0;
 }
@@ -774,7 +784,7 @@ int spiffe_bundle_parse_spiffe(spiffe_bundle *b, const char *json,
 	return rc;
 }
 
-/* ---- adding and finding -------------------------------------------------- */
+/* ---- adding and finding ------------------------------------------------ */
 
 int spiffe_bundle_add_jwt(spiffe_bundle *b, const char *kid, size_t kid_len,
 			  const mbedtls_pk_context *pk, spiffe_errbuf *eb)

@@ -32,6 +32,7 @@
 #define MAX_LEEWAY 86400
 #define MAX_SIG (SPIFFE_RSA_MAX_BITS / 8)       /* bytes */
 #define QUOTE_MAX (64 * 6 + 3)                  /* one value in a message */
+#define AUD_TYPE "expected string or array value to unmarshal to Audience"
 
 static const struct alg {
 	char name[6];
@@ -87,11 +88,14 @@ static const char *quote(char *buf, size_t cap, const char *s, size_t len)
 
 /* ---- parsing ------------------------------------------------------------ */
 
+static void reset(spiffe_jwt_svid *s);
+
 void spiffe_jwtsvid_init(spiffe_jwt_svid *s)
 {
 	memset(s, 0, sizeof(*s));
 	spiffe_json_init(&s->claims_json);
 	spiffe_json_init(&s->hdr_json);
+	reset(s);
 }
 
 void spiffe_jwtsvid_free(spiffe_jwt_svid *s)
@@ -271,10 +275,7 @@ static int parse_claims(spiffe_jwt_svid *s, struct strs *st,
 			for (uint32_t i = 0, e = v + 1; i < t->count;
 			     i++, e = spiffe_json_next(j, e)) {
 				if (j->tok[e].type != SPIFFE_JSON_STRING)
-					return claims_fail(eb, "expected "
-							   "string or array "
-							   "value to unmarshal "
-							   "to Audience");
+					return claims_fail(eb, AUD_TYPE);
 				if (take_str(j, e, st, &s->aud[i]) != 0)
 					return claims_fail(eb, "claims too "
 							   "long");
@@ -285,8 +286,7 @@ static int parse_claims(spiffe_jwt_svid *s, struct strs *st,
 				return claims_fail(eb, "claims too long");
 			s->naud = 1;
 		} else {
-			return claims_fail(eb, "expected string or array "
-					   "value to unmarshal to Audience");
+			return claims_fail(eb, AUD_TYPE);
 		}
 	}
 	static const char *const strings[] = { "iss", "jti" };
@@ -329,6 +329,26 @@ static size_t signing_len(const spiffe_jwt_svid *s)
 	return s->si_len;
 }
 
+/* Empties every field and view of s (its buffers are kept). */
+static void reset(spiffe_jwt_svid *s)
+{
+	static const spiffe_jwt_str none = { "", 0 };
+
+	s->id.len = 0;
+	s->id.td_len = 0;
+	s->id.str[0] = '\0';
+	s->alg = 0;
+	s->kid = s->typ = s->header = s->claims = s->sig = none;
+	s->naud = 0;
+	s->exp = s->nbf = s->iat = 0;
+	s->has_nbf = s->has_iat = 0;
+	s->si_len = s->used = 0;
+	s->claims_json.ntok = 0;
+	s->claims_json.text = NULL;
+	s->claims_json.len = 0;
+	s->hdr_json.ntok = 0;
+}
+
 static int parse(spiffe_jwt_svid *s, const char *tok, size_t len,
 		 spiffe_errbuf *eb)
 {
@@ -339,6 +359,8 @@ static int parse(spiffe_jwt_svid *s, const char *tok, size_t len,
 	int typ = -1, rc;
 	char msg[96];
 
+	/* Nothing may point into a buffer freed below. */
+	reset(s);
 	if (len > SPIFFE_JWT_MAX) {
 		snprintf(msg, sizeof(msg), "token is %zu bytes, more than the "
 			 "limit of %u", len, (unsigned)SPIFFE_JWT_MAX);
@@ -376,15 +398,6 @@ static int parse(spiffe_jwt_svid *s, const char *tok, size_t len,
 					   "out of memory");
 		s->cap = need;
 	}
-	s->id.len = 0;
-	s->id.td_len = 0;
-	s->id.str[0] = '\0';
-	s->alg = 0;
-	s->kid.p = s->typ.p = "";
-	s->kid.len = s->typ.len = 0;
-	s->naud = 0;
-	s->exp = s->nbf = s->iat = 0;
-	s->has_nbf = s->has_iat = 0;
 	s->si_len = (size_t)(d2 - tok);
 
 	char *p = s->buf;
@@ -430,6 +443,7 @@ static int parse(spiffe_jwt_svid *s, const char *tok, size_t len,
 	}
 	if ((rc = parse_claims(s, &st, &sub, eb)) != 0)
 		return rc;
+	s->used = (size_t)(st.p - s->buf);
 	rc = spiffe_id_parse(&s->id, sub.p, sub.len, eb);
 	if (rc != 0)
 		return spiffe_wrap(eb, SPIFFE_ERR_JWT,
@@ -668,12 +682,12 @@ mismatch:
 			   key_kind(&a->pk, kind, sizeof(kind)));
 }
 
-static int cache_lookup(spiffe_jwt_cache *c, const char *tok, size_t len,
-			uint64_t h, uint64_t gen, int64_t now,
-			int64_t leeway);
-static void cache_insert(spiffe_jwt_cache *c, const char *tok, size_t len,
-			 uint64_t h, uint64_t gen, int64_t exp,
-			 int64_t leeway);
+static int cache_get(spiffe_jwt_cache *c, const char *tok, size_t len,
+		     uint64_t h, uint64_t gen, int64_t leeway,
+		     spiffe_jwt_svid *s);
+static void cache_put(spiffe_jwt_cache *c, const char *tok, size_t len,
+		      uint64_t h, uint64_t gen, int64_t leeway,
+		      const spiffe_jwt_svid *s);
 static uint64_t siphash24(const uint64_t key[2], const uint8_t *p,
 			  size_t len);
 
@@ -702,19 +716,22 @@ int spiffe_jwtsvid_parse_and_validate(spiffe_jwt_svid *s, const char *token,
 				   "no token, svid or bundle set");
 	if ((rc = check_args(aud, n, o, eb)) != 0)
 		return rc;
+	gen = spiffe_bundle_set_generation(set);
+	c = o->cache != NULL && o->cache->ready ? o->cache : NULL;
+	if (c != NULL && len <= SPIFFE_JWT_MAX) {
+		/*
+		 * These exact bytes parsed and verified before, under this
+		 * very bundle set: restore that parse, skip the signature.
+		 */
+		h = siphash24(c->key, (const uint8_t *)token, len);
+		if (cache_get(c, token, len, h, gen, o->leeway, s))
+			return claims_ok(s, aud, n, o->leeway, eb);
+	}
 	if ((rc = parse(s, token, len, eb)) != 0)
 		return rc;
 	if (s->kid.len == 0)
 		return spiffe_fail(eb, SPIFFE_ERR_JWT,
 				   "token header missing key id");
-	gen = spiffe_bundle_set_generation(set);
-	c = o->cache != NULL && o->cache->ready ? o->cache : NULL;
-	if (c != NULL) {
-		h = siphash24(c->key, (const uint8_t *)token, len);
-		if (cache_lookup(c, token, len, h, gen, spiffe_now(),
-				 o->leeway))
-			return claims_ok(s, aud, n, o->leeway, eb);
-	}
 	spiffe_id_td(&s->id, &td);
 	b = spiffe_bundle_set_get(set, &td);
 	if (b == NULL)
@@ -731,17 +748,38 @@ int spiffe_jwtsvid_parse_and_validate(spiffe_jwt_svid *s, const char *token,
 	if ((rc = verify(s, token, a, eb)) != 0)
 		return rc;
 	if (c != NULL)
-		cache_insert(c, token, len, h, gen, s->exp, o->leeway);
+		cache_put(c, token, len, h, gen, o->leeway, s);
 	return claims_ok(s, aud, n, o->leeway, eb);
 }
 
 /* ---- the verified-token cache ------------------------------------------ */
 
+/*
+ * What parsing a token gave, kept with the token in one allocation:
+ * struct snap, the claims' JSON tokens, then the token's bytes, the
+ * SPIFFE ID and the svid's buffer (decoded header, claims, signature and
+ * strings; views are kept as offsets into it).
+ */
+struct off {
+	uint32_t off, len;
+};
+
+struct snap {
+	int alg;
+	int has_nbf, has_iat;
+	size_t naud;
+	int64_t exp, nbf, iat;
+	size_t si_len, id_len, id_td_len, used, ntok;
+	struct off kid, typ, header, claims, sig;
+	struct off aud[SPIFFE_JWT_MAX_AUDIENCES];
+};
+
 struct spiffe_jwt_cache_entry {
 	uint64_t hash;
 	uint64_t gen;           /* bundle set generation verified under */
 	int64_t exp;
-	char *tok;              /* NULL: the entry is free */
+	struct snap *snap;      /* NULL: the entry is free */
+	const char *tok;        /* the token's bytes, inside snap's block */
 	size_t len;
 	uint32_t slot;          /* its place in the index */
 	uint8_t ref;            /* clock: used since the hand passed */
@@ -851,7 +889,8 @@ static void drop(spiffe_jwt_cache *c, struct spiffe_jwt_cache_entry *e)
 			i = j;
 		}
 	}
-	free(e->tok);
+	free(e->snap);
+	e->snap = NULL;
 	e->tok = NULL;
 	e->len = 0;
 	c->used--;
@@ -881,9 +920,96 @@ static struct spiffe_jwt_cache_entry *find(spiffe_jwt_cache *c,
 	}
 }
 
-static int cache_lookup(spiffe_jwt_cache *c, const char *tok, size_t len,
-			uint64_t h, uint64_t gen, int64_t now, int64_t leeway)
+static struct off off_of(const spiffe_jwt_svid *s, spiffe_jwt_str v)
 {
+	struct off o = { 0, (uint32_t)v.len };
+
+	if (v.len != 0)
+		o.off = (uint32_t)(v.p - s->buf);
+	return o;
+}
+
+static spiffe_jwt_str view_of(const spiffe_jwt_svid *s, struct off o)
+{
+	spiffe_jwt_str v = { "", o.len };
+
+	if (o.len != 0)
+		v.p = s->buf + o.off;
+	return v;
+}
+
+/* The claims' JSON tokens and the bytes that follow struct snap. */
+static spiffe_json_tok *snap_toks(const struct snap *p)
+{
+	return (spiffe_json_tok *)(void *)(p + 1);
+}
+
+static char *snap_bytes(const struct snap *p)
+{
+	return (char *)(snap_toks(p) + p->ntok);
+}
+
+/*
+ * Fills s from snapshot p of a token of toklen bytes, as parsing that
+ * token did; 0, or SPIFFE_ERR_NOMEM before anything visible changed.
+ */
+static int restore(spiffe_jwt_svid *s, const struct snap *p, size_t toklen)
+{
+	const char *bytes = snap_bytes(p);
+	spiffe_json *j = &s->claims_json;
+
+	if (s->cap < p->used) {
+		char *nb = malloc(p->used);
+
+		if (nb == NULL)
+			return SPIFFE_ERR_NOMEM;
+		free(s->buf);
+		s->buf = nb;
+		s->cap = p->used;
+	}
+	if (j->cap < p->ntok) {
+		spiffe_json_tok *nt = realloc(j->tok, p->ntok * sizeof(*nt));
+
+		if (nt == NULL)
+			return SPIFFE_ERR_NOMEM;
+		j->tok = nt;
+		j->cap = p->ntok;
+	}
+	memcpy(s->buf, bytes + toklen + p->id_len, p->used);
+	memcpy(s->id.str, bytes + toklen, p->id_len);
+	s->id.str[p->id_len] = '\0';
+	s->id.len = p->id_len;
+	s->id.td_len = p->id_td_len;
+	s->alg = p->alg;
+	s->kid = view_of(s, p->kid);
+	s->typ = view_of(s, p->typ);
+	s->naud = p->naud;
+	for (size_t i = 0; i < p->naud; i++)
+		s->aud[i] = view_of(s, p->aud[i]);
+	s->exp = p->exp;
+	s->has_nbf = p->has_nbf;
+	s->nbf = p->nbf;
+	s->has_iat = p->has_iat;
+	s->iat = p->iat;
+	s->header = view_of(s, p->header);
+	s->claims = view_of(s, p->claims);
+	s->sig = view_of(s, p->sig);
+	s->si_len = p->si_len;
+	s->used = p->used;
+	memcpy(j->tok, snap_toks(p), p->ntok * sizeof(*j->tok));
+	j->ntok = p->ntok;
+	j->text = s->claims.p;
+	j->len = s->claims.len;
+	/* The header's tokens are not kept: nothing reads them later. */
+	s->hdr_json.ntok = 0;
+	return 0;
+}
+
+static int cache_get(spiffe_jwt_cache *c, const char *tok, size_t len,
+		     uint64_t h, uint64_t gen, int64_t leeway,
+		     spiffe_jwt_svid *s)
+{
+	int64_t now = spiffe_now();
 	struct spiffe_jwt_cache_entry *e;
 	int hit = 0;
 
@@ -891,7 +1017,7 @@ static int cache_lookup(spiffe_jwt_cache *c, const char *tok, size_t len,
 	e = find(c, tok, len, h);
 	if (e != NULL && dead(e, gen, now, leeway)) {
 		drop(c, e);
-	} else if (e != NULL) {
+	} else if (e != NULL && restore(s, e->snap, len) == 0) {
 		e->ref = 1;
 		hit = 1;
 	}
@@ -903,33 +1029,61 @@ static int cache_lookup(spiffe_jwt_cache *c, const char *tok, size_t len,
 	return hit;
 }
 
-static void cache_insert(spiffe_jwt_cache *c, const char *tok, size_t len,
-			 uint64_t h, uint64_t gen, int64_t exp,
-			 int64_t leeway)
+static void cache_put(spiffe_jwt_cache *c, const char *tok, size_t len,
+		      uint64_t h, uint64_t gen, int64_t leeway,
+		      const spiffe_jwt_svid *s)
 {
 	int64_t now = spiffe_now();
+	const spiffe_json *j = &s->claims_json;
 	struct spiffe_jwt_cache_entry *e;
-	char *copy;
-	size_t i;
+	struct snap *p;
+	char *bytes;
+	size_t size, i;
 
-	if (now - leeway > exp)
+	if (now - leeway > s->exp)
 		return;         /* would be dead on arrival */
-	if ((copy = malloc(len ? len : 1)) == NULL)
+	size = sizeof(*p) + j->ntok * sizeof(*j->tok) + len + s->id.len +
+	       s->used;
+	if (size > SPIFFE_JWT_CACHE_MAX_ENTRY || (p = malloc(size)) == NULL)
 		return;         /* a cache may always decline */
-	memcpy(copy, tok, len);
+	memset(p, 0, sizeof(*p));
+	p->alg = s->alg;
+	p->has_nbf = s->has_nbf;
+	p->has_iat = s->has_iat;
+	p->naud = s->naud;
+	p->exp = s->exp;
+	p->nbf = s->nbf;
+	p->iat = s->iat;
+	p->si_len = s->si_len;
+	p->id_len = s->id.len;
+	p->id_td_len = s->id.td_len;
+	p->used = s->used;
+	p->ntok = j->ntok;
+	p->kid = off_of(s, s->kid);
+	p->typ = off_of(s, s->typ);
+	p->header = off_of(s, s->header);
+	p->claims = off_of(s, s->claims);
+	p->sig = off_of(s, s->sig);
+	for (i = 0; i < s->naud; i++)
+		p->aud[i] = off_of(s, s->aud[i]);
+	memcpy(snap_toks(p), j->tok, j->ntok * sizeof(*j->tok));
+	bytes = snap_bytes(p);
+	memcpy(bytes, tok, len);
+	memcpy(bytes + len, s->id.str, s->id.len);
+	memcpy(bytes + len + s->id.len, s->buf, s->used);
+
 	pthread_mutex_lock(&c->mu);
 	if ((e = find(c, tok, len, h)) != NULL) {
 		e->gen = gen;   /* another thread verified it too */
-		e->exp = exp;
 		pthread_mutex_unlock(&c->mu);
-		free(copy);
+		free(p);
 		return;
 	}
 	/* Clock: take a free or dead entry, else one not used lately. */
 	for (size_t n = 0;; n++) {
 		e = &c->e[c->hand];
 		c->hand = (c->hand + 1) % c->cap;
-		if (e->tok == NULL)
+		if (e->snap == NULL)
 			break;
 		if (dead(e, gen, now, leeway) || !e->ref || n >= 2 * c->cap) {
 			drop(c, e);
@@ -941,8 +1095,9 @@ static void cache_insert(spiffe_jwt_cache *c, const char *tok, size_t len,
 		;
 	e->hash = h;
 	e->gen = gen;
-	e->exp = exp;
-	e->tok = copy;
+	e->exp = s->exp;
+	e->snap = p;
+	e->tok = bytes;
 	e->len = len;
 	e->ref = 0;
 	e->slot = (uint32_t)i;
@@ -957,7 +1112,8 @@ void spiffe_jwt_cache_clear(spiffe_jwt_cache *c)
 		return;
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < c->cap; i++) {
-		free(c->e[i].tok);
+		free(c->e[i].snap);
+		c->e[i].snap = NULL;
 		c->e[i].tok = NULL;
 		c->e[i].len = 0;
 	}

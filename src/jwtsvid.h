@@ -17,7 +17,9 @@
  *   - claims: "sub" a SPIFFE ID, "aud" a string or a non-empty array of
  *     strings (at most SPIFFE_JWT_MAX_AUDIENCES), "exp" a NumericDate,
  *     "nbf" and "iat" optional NumericDates, "iss" and "jti" strings if
- *     present; other claims are allowed;
+ *     present; other claims are allowed.  A missing or empty "aud" is a
+ *     format error (JWT-SVID section 3.2: it MUST be present; go-spiffe
+ *     lets it through when no audience is expected);
  *   - duplicate member names anywhere are rejected; base64url must be
  *     unpadded and canonical; ECDSA signatures are raw r||s of twice the
  *     field size (DER is rejected), RSA signatures exactly the modulus
@@ -33,7 +35,9 @@
  * audiences), SPIFFE_ERR_NOT_FOUND (no bundle or authority),
  * SPIFFE_ERR_SIGNATURE (key/alg mismatch or bad signature),
  * SPIFFE_ERR_AUDIENCE, SPIFFE_ERR_EXPIRED (exp, nbf or iat),
- * SPIFFE_ERR_ARG (caller error, e.g. no expected audience).
+ * SPIFFE_ERR_ARG (caller error, e.g. no expected audience),
+ * SPIFFE_ERR_NOMEM.  Messages carry go-spiffe's words without its
+ * "jwtsvid: " prefix, plus the values that failed.
  */
 #ifndef SPIFFE_JWTSVID_H
 #define SPIFFE_JWTSVID_H
@@ -93,6 +97,7 @@ typedef struct spiffe_jwt_svid {
 	spiffe_json hdr_json;
 	spiffe_jwt_str sig;             /* decoded signature bytes */
 	size_t si_len;                  /* signing input: token[0..si_len) */
+	size_t used;                    /* bytes of buf in use */
 	char *buf;
 	size_t cap;
 } spiffe_jwt_svid;
@@ -155,8 +160,10 @@ SPIFFE_CHECK int spiffe_jwtsvid_parse_and_validate(
  * then confirmed by comparing every byte; they die at the token's exp
  * plus leeway and whenever the bundle set generation changes.  At most
  * capacity entries (then the clock algorithm evicts), each holding a
- * copy of its token.  The cache only ever skips signature verification:
- * every other check runs on every call.
+ * copy of its token and of what parsing it gave (at most
+ * SPIFFE_JWT_CACHE_MAX_ENTRY bytes; bigger tokens are not cached).  A
+ * hit restores that parse instead of repeating it and skips the
+ * signature; the audience and time checks run on every call.
  */
 struct spiffe_jwt_cache {
 	pthread_mutex_t mu;

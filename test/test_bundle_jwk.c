@@ -23,7 +23,8 @@ static char *slurp(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (b = malloc((size_t)n + 1)) != NULL) {
 		*len = fread(b, 1, (size_t)n, f);
 		b[*len] = '\0';
 	}
@@ -152,6 +153,7 @@ static const struct vec {
 	{ SPIFFE, "spiffe-unknown-kty.json", 0, 1, 0, NULL },
 	{ SPIFFE, "spiffe-x5c-missing.json", 0, 1, 0, NULL },
 	{ SPIFFE, "spiffe-sequence-max.json", 0, 0, 0, NULL },
+	{ SPIFFE, "spiffe-x5c-escaped-slash.json", 0, 0, 1, NULL },
 	{ SPIFFE, "spiffe-no-keys.json", SPIFFE_ERR_BUNDLE, 0, 0,
 	  "spiffebundle: no authorities found" },
 	{ SPIFFE, "spiffe-keys-null.json", SPIFFE_ERR_BUNDLE, 0, 0,
@@ -271,8 +273,8 @@ TEST(jwks_keys_match_generated_keys)
 
 		CHECK(a != NULL);
 		CHECK_INT(a->kid_len, strlen(kids[i]));
-		snprintf(path, sizeof(path), "test/data/jwtsvid/keys/%s.pub.pem",
-			 kids[i]);
+		snprintf(path, sizeof(path),
+			 "test/data/jwtsvid/keys/%s.pub.pem", kids[i]);
 		if (!same_key_as(a, path)) {
 			FAILF("key %s differs from %s", kids[i], path);
 			spiffe_bundle_free(&b);
@@ -284,7 +286,8 @@ TEST(jwks_keys_match_generated_keys)
 	CHECK(is_ec(spiffe_bundle_find_jwt(&b, "ec521", 5),
 		    MBEDTLS_ECP_DP_SECP521R1));
 	CHECK_INT(mbedtls_pk_get_bitlen(
-			  &spiffe_bundle_find_jwt(&b, "rsa3072", 7)->pk), 3072);
+			  &spiffe_bundle_find_jwt(&b, "rsa3072", 7)->pk),
+		  3072);
 	CHECK(spiffe_bundle_find_jwt(&b, "ec25", 4) == NULL);
 	CHECK(spiffe_bundle_find_jwt(&b, "ec2566", 6) == NULL);
 	CHECK(spiffe_bundle_find_jwt(&b, NULL, 0) == NULL);
@@ -390,6 +393,9 @@ TEST(spiffe_bundle_takes_first_x5c_cert_and_metadata)
 	CHECK_INT(b.x509.next->raw.len, l2);
 	CHECK_MEM(b.x509.next->raw.p, ca2, l2);
 	CHECK(spiffe_bundle_find_jwt(&b, "rsa2048", 7) != NULL);
+	CHECK_INT(load(&b, SPIFFE, "spiffe-x5c-escaped-slash.json", &eb), 0);
+	CHECK_INT(b.x509.raw.len, l2);
+	CHECK_MEM(b.x509.raw.p, ca2, l2);
 	CHECK_INT(load(&b, SPIFFE, "spiffe-sequence-max.json", &eb), 0);
 	CHECK_INT(b.has_sequence, 1);
 	CHECK(b.sequence == UINT64_MAX);
@@ -598,8 +604,9 @@ TEST(long_members_are_rejected)
 
 	CHECK(doc != NULL);
 	spiffe_bundle_init(&b, &td);
-	n = snprintf(doc, 8192, "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"%0256d\","
-		     "\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}]}", 0);
+	n = snprintf(doc, 8192, "{\"keys\":[{\"kty\":\"EC\","
+		     "\"kid\":\"%0256d\",\"crv\":\"P-256\",\"x\":\"AAAA\","
+		     "\"y\":\"AAAA\"}]}", 0);
 	/* x is checked before kid. */
 	CHECK_INT(spiffe_bundle_set_jwks(&b, doc, (size_t)n, &eb),
 		  SPIFFE_ERR_BUNDLE);

@@ -28,7 +28,8 @@ static char *slurp(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (b = malloc((size_t)n + 1)) != NULL) {
 		*len = fread(b, 1, (size_t)n, f);
 		b[*len] = '\0';
 	}
@@ -660,6 +661,17 @@ TEST(arguments_and_reuse)
 		  SPIFFE_ERR_JWT);
 	CHECK_STR(eb.msg, "unable to parse JWT token: signature is not "
 		  "canonical unpadded base64url");
+	/* A failed parse leaves no view into freed or stale memory. */
+	CHECK_INT(spiffe_jwtsvid_parse_and_validate(&s, t, len, set, aud1, 1,
+						    NULL, &eb), 0);
+	CHECK_INT(spiffe_jwtsvid_parse_insecure(&s, "e30.e30.", 8, &eb),
+		  SPIFFE_ERR_JWT);
+	CHECK_STR(eb.msg, "unable to parse JWT token: header has no alg");
+	CHECK_STR(s.claims.p, "");
+	CHECK_STR(s.kid.p, "");
+	CHECK_INT(s.naud, 0);
+	CHECK_INT(s.id.len, 0);
+	CHECK_INT(s.claims_json.ntok, 0);
 	/* Insecure parse, then the claim checks on their own. */
 	CHECK_INT(spiffe_jwtsvid_parse_insecure(&s, small, len2, &eb), 0);
 	CHECK_INT(spiffe_jwtsvid_validate_claims(&s, aud1, 1, NULL, &eb), 0);
@@ -725,9 +737,10 @@ TEST(cache_hit_miss_expiry_generation)
 	CHECK_INT(cached(&c, set, "claims-swapped", aud1, &eb),
 		  SPIFFE_ERR_SIGNATURE);
 	CHECK_INT(spiffe_jwt_cache_count(&c), 1);
-	/* Format errors never reach the cache (1 + 2 misses, 2 hits). */
+	/* Tokens failing format rules are looked up, never stored. */
 	CHECK_INT(cached(&c, set, "missing-kid", aud1, &eb), SPIFFE_ERR_JWT);
-	CHECK_INT(c.hits + c.misses, 5);
+	CHECK_INT(c.hits + c.misses, 6);
+	CHECK_INT(spiffe_jwt_cache_count(&c), 1);
 	/* A new bundle set (new generation) misses and replaces. */
 	set2 = make_set();
 	CHECK(set2 != NULL);
@@ -772,6 +785,76 @@ TEST(cache_hit_miss_expiry_generation)
 	spiffe_jwt_cache_free(&c);
 	spiffe_jwt_cache_free(&c);
 	CHECK_INT(spiffe_jwt_cache_count(&c), 0);
+}
+
+static int same_str(spiffe_jwt_str a, spiffe_jwt_str b)
+{
+	return a.len == b.len && memcmp(a.p, b.p, a.len) == 0 &&
+	       a.p[a.len] == '\0' && b.p[b.len] == '\0';
+}
+
+TEST(cache_hit_gives_the_same_svid_as_a_parse)
+{
+	static const char *const names[] = {
+		"aud-multi-valid", "extra-claims-valid", "rs256-valid",
+		"escaped-strings-valid", "fractional-dates-valid",
+	};
+	spiffe_jwt_cache c;
+	spiffe_jwt_options o;
+	spiffe_jwt_svid fresh, hit;
+	spiffe_errbuf eb;
+
+	spiffe_clock_set(NOW);
+	CHECK_INT(spiffe_jwt_cache_init(&c, 8, &eb), 0);
+	spiffe_jwt_options_init(&o);
+	o.cache = &c;
+	spiffe_jwtsvid_init(&fresh);
+	spiffe_jwtsvid_init(&hit);
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		size_t len = 0;
+		char *t = token(names[k], &len);
+		uint64_t h0 = c.hits;
+
+		CHECK(t != NULL);
+		CHECK_INT(spiffe_jwtsvid_parse_insecure(&fresh, t, len, &eb),
+			  0);
+		CHECK_INT(spiffe_jwtsvid_parse_and_validate(&hit, t, len, set,
+							    aud1, 1, &o, &eb),
+			  0);
+		/* A fresh svid struct, filled from the cache alone. */
+		spiffe_jwtsvid_free(&hit);
+		CHECK_INT(spiffe_jwtsvid_parse_and_validate(&hit, t, len, set,
+							    aud1, 1, &o, &eb),
+			  0);
+		free(t);
+		CHECK_INT(c.hits, h0 + 1);
+		CHECK(spiffe_id_equal(&fresh.id, &hit.id));
+		CHECK_INT(hit.alg, fresh.alg);
+		CHECK(same_str(hit.kid, fresh.kid));
+		CHECK(same_str(hit.typ, fresh.typ));
+		CHECK_INT(hit.naud, fresh.naud);
+		for (size_t i = 0; i < hit.naud; i++)
+			CHECK(same_str(hit.aud[i], fresh.aud[i]));
+		CHECK_INT(hit.exp, fresh.exp);
+		CHECK_INT(hit.has_nbf, fresh.has_nbf);
+		CHECK_INT(hit.nbf, fresh.nbf);
+		CHECK_INT(hit.has_iat, fresh.has_iat);
+		CHECK_INT(hit.iat, fresh.iat);
+		CHECK(same_str(hit.header, fresh.header));
+		CHECK(same_str(hit.claims, fresh.claims));
+		CHECK_INT(hit.claims_json.ntok, fresh.claims_json.ntok);
+		CHECK(hit.claims_json.text == hit.claims.p);
+		for (const char *m = "sub\0aud\0exp\0iat\0jti\0"; *m;
+		     m += strlen(m) + 1)
+			CHECK_INT(spiffe_json_get(&hit.claims_json, 0, m),
+				  spiffe_json_get(&fresh.claims_json, 0, m));
+		/* Views point into hit's own memory, not the cache's. */
+		CHECK(hit.claims.p >= hit.buf &&
+		      hit.claims.p < hit.buf + hit.cap);
+	}
+	spiffe_jwtsvid_free(&fresh);
+	spiffe_jwtsvid_free(&hit);
+	spiffe_jwt_cache_free(&c);
 }
 
 TEST(cache_churn_keeps_index_consistent)
@@ -844,7 +927,8 @@ TEST(threads_share_set_and_cache)
 			w[i].c = pass ? &c : NULL;
 			w[i].ok = 0;
 			w[i].n = 60;
-			CHECK_INT(pthread_create(&th[i], NULL, work, &w[i]), 0);
+			CHECK_INT(pthread_create(&th[i], NULL, work, &w[i]),
+				  0);
 		}
 		for (int i = 0; i < 4; i++) {
 			pthread_join(th[i], NULL);
@@ -903,6 +987,7 @@ int main(void)
 	RUN(gospiffe_parse_and_validate_table);
 	RUN(arguments_and_reuse);
 	RUN(cache_hit_miss_expiry_generation);
+	RUN(cache_hit_gives_the_same_svid_as_a_parse);
 	RUN(cache_churn_keeps_index_consistent);
 	RUN(threads_share_set_and_cache);
 	RUN(every_prefix_and_byte_flip_is_rejected);

@@ -616,6 +616,9 @@ dump("spiffe-x5c-bad-b64", {"keys": [dict(x509_entry(ca1),
 dump("spiffe-x5c-url-b64", {"keys": [dict(x509_entry(ca1), x5c=[
     base64.urlsafe_b64encode(ca1.public_bytes(
         serialization.Encoding.DER)).decode().rstrip("=")])]})
+# JSON may escape '/' as "\/" (PHP does): same certificate after decoding.
+write(os.path.join(BDIR, "spiffe-x5c-escaped-slash.json"),
+      json.dumps({"keys": [x509_entry(ca2)]}).replace("/", "\\/") + "\n")
 dump("spiffe-sequence-max", {"keys": [], "spiffe_sequence":
                              18446744073709551615,
                              "spiffe_refresh_hint": -5})
