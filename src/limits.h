@@ -20,11 +20,18 @@
 #define SPIFFE_JWT_MAX (16u * 1024)        /* whole compact token */
 #define SPIFFE_JWT_MAX_AUDIENCES 32
 #define SPIFFE_JWT_DEFAULT_LEEWAY 60       /* seconds, like go-spiffe */
+#define SPIFFE_JWT_CACHE_MAX 1048576       /* verified-token cache entries */
+#define SPIFFE_JWT_CACHE_MAX_ENTRY 16384   /* bytes one entry may hold */
 
 /* Bundles. */
 #define SPIFFE_JWKS_MAX_KEYS 256
 #define SPIFFE_BUNDLE_MAX_CERTS 256
 #define SPIFFE_BUNDLE_SET_MAX 1024         /* trust domains in a set */
+
+/* Public keys in bundles (JWKs and certificates' keys). */
+#define SPIFFE_RSA_MIN_BITS 2048           /* smaller moduli are rejected */
+#define SPIFFE_RSA_MAX_BITS 8192           /* mbedTLS's MPI limit */
+#define SPIFFE_RSA_MAX_EXPONENT 0x7fffffffu /* e, as Go's crypto/rsa */
 
 /* X.509. */
 #define SPIFFE_X509_MAX_CHAIN 16
