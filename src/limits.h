@@ -53,6 +53,10 @@
 /* gRPC. */
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
 
+/* Command line (src/cli.h). */
+#define SPIFFE_CLI_LIST_MAX SPIFFE_JWT_MAX_AUDIENCES /* values of a list */
+#define SPIFFE_CLI_MAX_FILE SPIFFE_X509_MAX_PEM   /* an input file */
+
 /* HTTP/1.1. */
 #define SPIFFE_HTTP_MAX_REQUEST_LINE 8192
 #define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384
