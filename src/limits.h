@@ -17,7 +17,9 @@
 #define SPIFFE_JSON_MAX_TOKENS 65536
 
 /* JWT-SVIDs. */
-#define SPIFFE_JWT_MAX (16u * 1024)        /* whole compact token */
+/* Whole compact token; with "Authorization: Bearer " it still fits in
+ * SPIFFE_HTTP_MAX_HEADER_BLOCK. */
+#define SPIFFE_JWT_MAX (8u * 1024)
 #define SPIFFE_JWT_MAX_AUDIENCES 32
 #define SPIFFE_JWT_DEFAULT_LEEWAY 60       /* seconds, like go-spiffe */
 #define SPIFFE_JWT_CACHE_MAX 1048576       /* verified-token cache entries */
@@ -58,9 +60,20 @@
 #define SPIFFE_CLI_MAX_FILE SPIFFE_X509_MAX_PEM   /* an input file */
 
 /* HTTP/1.1. */
-#define SPIFFE_HTTP_MAX_REQUEST_LINE 8192
-#define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384
+#define SPIFFE_HTTP_MAX_REQUEST_LINE 8192  /* excluding CRLF */
+#define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384 /* field lines + final CRLF */
 #define SPIFFE_HTTP_MAX_HEADERS 64
 #define SPIFFE_HTTP_MAX_BODY (1u << 20)
+#define SPIFFE_HTTP_MAX_STATUS_LINE 1024   /* excluding CRLF */
+#define SPIFFE_HTTP_MAX_INTERIM 4          /* 1xx before a final response */
+#define SPIFFE_HTTP_MAX_CHUNK_LINE 1024    /* chunk size + extensions */
+#define SPIFFE_HTTP_MAX_TRAILER 4096       /* trailer section, CRLFs too */
+/*
+ * Every head the parsers accept fits in this many bytes: a request's
+ * optional leading CRLF, request line, CRLF and header block; for a
+ * response, its 1xx heads and final head together.
+ */
+#define SPIFFE_HTTP_MAX_HEAD \
+	(2 + SPIFFE_HTTP_MAX_REQUEST_LINE + 2 + SPIFFE_HTTP_MAX_HEADER_BLOCK)
 
 #endif

@@ -151,7 +151,7 @@ static const struct vec {
 	  "JWT token: payload is not canonical unpadded base64url",
 	  SPIFFE_ERR_JWT },
 	{ "too-long", SPIFFE_ERR_LIMIT, "unable to parse JWT token: token is "
-	  "22967 bytes, more than the limit of 16384", SPIFFE_ERR_LIMIT },
+	  "22967 bytes, more than the limit of 8192", SPIFFE_ERR_LIMIT },
 	/* Header. */
 	{ "extra-header", SPIFFE_ERR_JWT, "unable to parse JWT token: header "
 	  "parameter \"cty\" is not allowed in a JWT-SVID (only alg, kid, "
