@@ -472,6 +472,10 @@ static void bundle_file(spiffe_bundle *b, const char *path, int want)
 	int rc = load_bundle(b, text, len, o.format, want, &used, &eb);
 
 	free(text);
+	if (rc == 0 && (want == WANT_X509 ? b->nx509 : b->njwt) == 0)
+		rc = spiffe_fail(&eb, SPIFFE_ERR_BUNDLE, "no %s authorities "
+				 "in the %s", want == WANT_X509 ? "X.509" :
+				 "JWT", used->title);
 	if (rc != 0) {
 		errline("bundle %s: %s", path, eb.msg);
 		spiffe_bundle_free(b);
