@@ -51,9 +51,27 @@
 #define SPIFFE_H2_MAX_STREAMS 100          /* concurrent streams */
 #define SPIFFE_HPACK_TABLE_SIZE 4096       /* dynamic table, bytes */
 #define SPIFFE_HPACK_MAX_STRING 8192       /* one decoded name or value */
+#define SPIFFE_H2_MAX_HEADERS 128          /* fields in one header list */
+#define SPIFFE_H2_MAX_CONTINUATION 64      /* CONTINUATIONs in one block */
+#define SPIFFE_H2_MAX_GOAWAY_DEBUG 256     /* GOAWAY debug bytes kept */
+#define SPIFFE_H2_STREAM_WINDOW (8u << 20) /* our stream receive window */
+#define SPIFFE_H2_CONN_WINDOW (16u << 20)  /* our connection window */
+#define SPIFFE_H2_MAX_SEND_FRAME 16384     /* largest frame we send */
+#define SPIFFE_H2_STREAM_SENDBUF (64u * 1024) /* DATA queued per stream */
+#define SPIFFE_H2_MAX_OUTPUT (256u * 1024) /* output not yet drained */
+#define SPIFFE_H2_OUTPUT_LOW (32u * 1024)  /* frame DATA below this */
 
 /* gRPC. */
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
+
+/* Workload API client. */
+#define SPIFFE_WLAPI_MAX_SVIDS 128         /* SVIDs in one response */
+#define SPIFFE_WLAPI_MAX_CLAIMS (1u << 20) /* claims rendered as JSON */
+#define SPIFFE_WLAPI_STREAM_WINDOW 65535   /* our h2 stream window */
+#define SPIFFE_WLAPI_CONN_WINDOW (1u << 20) /* our h2 connection window */
+#define SPIFFE_WLAPI_MAX_CALLS 64          /* calls open on one client */
+#define SPIFFE_WLAPI_BACKOFF_MAX_MS 30000  /* watch retry: 1 s .. 30 s */
+#define SPIFFE_WLAPI_JWT_CACHE 64          /* JWT source cache entries */
 
 /* Command line (src/cli.h). */
 #define SPIFFE_CLI_LIST_MAX SPIFFE_JWT_MAX_AUDIENCES /* values of a list */
