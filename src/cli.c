@@ -163,7 +163,14 @@ void spiffe_cli_usage(FILE *f, const spiffe_flag *flags, size_t nflags)
 			fprintf(f, "  -%s\n", g->name);
 		else
 			fprintf(f, "  -%s %s\n", g->name, g->arg);
-		fprintf(f, "        %s\n", g->help);
+		/* A help of several lines is indented as one. */
+		fputs("        ", f);
+		for (const char *h = g->help; *h != '\0'; h++) {
+			fputc(*h, f);
+			if (*h == '\n' && h[1] != '\0')
+				fputs("        ", f);
+		}
+		fputc('\n', f);
 	}
 }
 

@@ -40,7 +40,7 @@ typedef struct spiffe_flag {
 	int kind;               /* enum spiffe_flag_kind */
 	void *dst;              /* where the value goes (see the kinds) */
 	const char *arg;        /* placeholder in help ("PATH"); not BOOL */
-	const char *help;       /* one line */
+	const char *help;       /* a line or a few, '\n'-separated */
 	int set;                /* output: 1 once given */
 } spiffe_flag;
 
@@ -61,8 +61,8 @@ SPIFFE_CHECK int spiffe_cli_parse(spiffe_flag *flags, size_t nflags,
 				  spiffe_errbuf *eb);
 
 /*
- * Writes one entry per flag to f: "  -name ARG" on one line, the help
- * indented on the next.
+ * Writes one entry per flag to f: "  -name ARG" on one line, then the
+ * help, indented (a help may span lines).
  */
 void spiffe_cli_usage(FILE *f, const spiffe_flag *flags, size_t nflags);
 
