@@ -497,11 +497,13 @@ start() {
 	[ -f "$T/$n/ready" ] || fail "start $n" "$(tail -n 5 "$T/$n.log")"
 }
 
-# wait_for FILE TEXT [COUNT]: until FILE holds COUNT (1) lines with TEXT.
+# wait_for FILE TEXT [COUNT]: until FILE holds COUNT (1) lines with TEXT
+# (or 10 s pass).  FILE may not exist yet.
 wait_for() {
 	i=0
-	while [ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -lt "${3:-1}" ] &&
-	    [ $i -lt 100 ]; do
+	while [ $i -lt 100 ]; do
+		c=$(grep -cF -- "$2" "$1" 2>/dev/null)
+		[ "${c:-0}" -ge "${3:-1}" ] && break
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -820,12 +822,14 @@ expect_eq "watch stderr lines" "$(grep -vc \
 wpid=$!
 PIDS="$PIDS $wpid"
 wait_for "$T/watch" ' JWT bundles update'
+wait_for "$T/watch" ' X.509 context update'
 kill -TERM "$wpid"
 wait "$wpid"
 expect_eq "watch SIGTERM exit" "$?" 0
 expect_eq "watch pretty" "$(grep -c \
 	'^[-0-9]*T[0-9:.]*Z X.509 context update$' "$T/watch")" 1
-expect_eq "watch pretty body" "$(sed -n 3,4p "$T/watch")" \
+expect_eq "watch pretty body" "$(grep -A 3 'X.509 context update$' \
+	"$T/watch" | sed -n 3,4p)" \
 	"$(printf '\nSPIFFE ID:\t\tspiffe://example.org/workload')"
 run api watch -timeout 1s
 outcome "watch has no -timeout" 2 'spiffe: api watch: flag provided but'\
