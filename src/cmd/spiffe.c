@@ -220,6 +220,19 @@ static int utc(int64_t secs, struct tm *tm)
 	return 1;
 }
 
+/* "2026-01-01T00:00:00Z" for Unix seconds, or null. */
+static void json_unix_time(FILE *f, int64_t secs)
+{
+	struct tm tm;
+
+	if (utc(secs, &tm))
+		fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"",
+			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec);
+	else
+		fputs("null", f);
+}
+
 /* Go's time format, then the seconds: "... +0000 UTC (1767225600)". */
 static void put_unix_time(FILE *f, int64_t secs)
 {
@@ -387,10 +400,12 @@ static int looks_spiffe(const spiffe_json *j)
 	keys = spiffe_json_get(j, 0, "keys");
 	if (keys < 0 || j->tok[keys].type != SPIFFE_JSON_ARRAY)
 		return 0;
-	for (size_t i = 0; i < j->tok[keys].count; i++) {
-		int k = spiffe_json_at(j, keys, i), u;
+	/* Sibling by sibling: spiffe_json_at would make this quadratic. */
+	for (int k = keys + 1, i = 0; (uint32_t)i < j->tok[keys].count;
+	     k = spiffe_json_next(j, k), i++) {
+		int u;
 
-		if (k < 0 || j->tok[k].type != SPIFFE_JSON_OBJECT)
+		if (j->tok[k].type != SPIFFE_JSON_OBJECT)
 			continue;
 		u = spiffe_json_get(j, k, "use");
 		if (u >= 0 && (spiffe_json_str_eq(j, u, "x509-svid", 9) ||
@@ -497,6 +512,23 @@ static void bundle_file(spiffe_bundle *b, const char *path, int want)
 		spiffe_bundle_free(b);
 		exit(EXIT_USAGE);
 	}
+}
+
+/* A set holding b (moved) if it has a trust domain, else none. */
+static spiffe_bundle_set *bundle_set_of(spiffe_bundle *b)
+{
+	spiffe_bundle_set *set = spiffe_bundle_set_new();
+	spiffe_errbuf eb;
+
+	if (set == NULL) {
+		errline("out of memory");
+		exit(EXIT_USAGE);
+	}
+	if (b->td.len > 0 && spiffe_bundle_set_put(set, b, &eb) != 0) {
+		errline("%s", eb.msg);
+		exit(EXIT_USAGE);
+	}
+	return set;
 }
 
 /* ---- id parse ----------------------------------------------------------- */
@@ -661,11 +693,7 @@ static int cmd_jwt_validate(char **args)
 		spiffe_id_td(&s.id, &td);
 	spiffe_bundle_init(&b, &td);
 	bundle_file(&b, o.bundle, WANT_JWT);
-	if ((set = spiffe_bundle_set_new()) == NULL ||
-	    (td.len > 0 && spiffe_bundle_set_put(set, &b, &eb) != 0)) {
-		errline("out of memory");
-		exit(EXIT_USAGE);
-	}
+	set = bundle_set_of(&b);
 	rc = spiffe_jwtsvid_parse_and_validate(&s, t, len, set, o.audience.v,
 					       o.audience.n, NULL, &eb);
 	if (rc != 0) {
@@ -738,11 +766,7 @@ static int cmd_x509_verify(char **args)
 		spiffe_id_td(&id, &td);
 	spiffe_bundle_init(&b, &td);
 	bundle_file(&b, o.bundle, WANT_X509);
-	if ((set = spiffe_bundle_set_new()) == NULL ||
-	    (td.len > 0 && spiffe_bundle_set_put(set, &b, &eb) != 0)) {
-		errline("out of memory");
-		exit(EXIT_USAGE);
-	}
+	set = bundle_set_of(&b);
 	rc = spiffe_x509svid_verify(&chain, set, &id, &vc, &eb);
 	if (rc == SPIFFE_ERR_NOT_FOUND && td.len > 0) {
 		errline("X.509-SVID is not valid: %s (the bundle is for "
@@ -767,17 +791,7 @@ static int cmd_x509_verify(char **args)
 		json_str(out, td.name, td.len);
 		fprintf(out, ",\"path_length\":%zu,\"expires_at\":",
 			vc.depth);
-		{
-			struct tm tm;
-
-			if (utc(vc.not_after, &tm))
-				fprintf(out, "\"%04d-%02d-%02dT%02d:%02d:"
-					"%02dZ\"", tm.tm_year + 1900,
-					tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-					tm.tm_min, tm.tm_sec);
-			else
-				fputs("null", out);
-		}
+		json_unix_time(out, vc.not_after);
 		fputs("}\n", out);
 	} else {
 		fprintf(out, "%s\n", id.str);
@@ -927,9 +941,9 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Appends v / unit with its fraction, trailing zeros dropped: 1.5ms. */
-static size_t put_frac(char *buf, size_t n, int64_t v, int64_t unit,
-		       int digits, const char *suffix)
+/* Writes v / unit with its fraction, trailing zeros dropped: 1.5ms. */
+static void put_frac(char *buf, size_t n, int64_t v, int64_t unit,
+		     int digits, const char *suffix)
 {
 	char frac[16];
 	int k;
@@ -938,8 +952,8 @@ static size_t put_frac(char *buf, size_t n, int64_t v, int64_t unit,
 		 (long long)(v % unit));
 	for (k = digits; k > 0 && frac[k - 1] == '0'; k--)
 		frac[k - 1] = '\0';
-	return (size_t)snprintf(buf, n, "%lld%s%s%s", (long long)(v / unit),
-				k > 0 ? "." : "", frac, suffix);
+	snprintf(buf, n, "%lld%s%s%s", (long long)(v / unit),
+		 k > 0 ? "." : "", frac, suffix);
 }
 
 /* A duration as Go prints one: "850ns", "1.5ms", "2m3.25s". */
@@ -1262,7 +1276,8 @@ static int write_x509_context(const spiffe_x509_context *ctx)
 		snprintf(name, sizeof(name), "svid.%zu.key", i);
 		fprintf(out, "Writing key #%zu to file %s/%s.\n", i,
 			o.write_dir, name);
-		if (spiffe_x509_key_write_pem(&s->key, &key, &klen, &eb) != 0) {
+		if (spiffe_x509_key_write_pem(&s->key, &key, &klen,
+					      &eb) != 0) {
 			errline("cannot write %s: %s", name, eb.msg);
 			rc = EXIT_USAGE;
 			break;
@@ -1392,19 +1407,6 @@ static int cmd_fetch_jwt_bundles(char **args)
 	spiffe_bundle_set_unref(set);
 	spiffe_wlapi_client_free(c);
 	return 0;
-}
-
-/* "2026-01-01T00:00:00Z" for Unix seconds, or null. */
-static void json_unix_time(FILE *f, int64_t secs)
-{
-	struct tm tm;
-
-	if (utc(secs, &tm))
-		fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"",
-			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			tm.tm_hour, tm.tm_min, tm.tm_sec);
-	else
-		fputs("null", f);
 }
 
 static int cmd_fetch_jwt(char **args)
@@ -1840,6 +1842,7 @@ enum {
 	M_OFFLINE = 1,          /* honours SPIFFE_TEST_NOW */
 	M_STREAM = 2,           /* prints as it goes, not on success */
 	M_ALIAS = 4,            /* another name of the next command */
+	M_PARTIAL = 8,          /* shows its output on failure too */
 };
 
 static const struct cmd {
@@ -1899,7 +1902,7 @@ static const struct cmd {
 	  "domain), unless -trustDomain says\nwhose it is.  Prints the SPIFFE "
 	  "ID.\n" },
 	{ "jwt inspect", "TOKEN|-", 1, cmd_jwt_inspect,
-	  FLAGS(jwt_inspect_flags), M_OFFLINE, "",
+	  FLAGS(jwt_inspect_flags), M_OFFLINE | M_PARTIAL, "",
 	  "Shows a JWT-SVID's header and claims, UNVERIFIED",
 	  "Decodes the token (- reads it from standard input) and prints its "
 	  "header\nand claims.  Nothing is verified: not the signature, the "
@@ -2150,7 +2153,7 @@ int main(int argc, char **argv)
 	if (fclose(out) != 0) {
 		errline("out of memory");
 		rc = EXIT_USAGE;
-	} else if ((rc == 0 || strcmp(c->name, "jwt inspect") == 0) &&
+	} else if ((rc == 0 || (c->mode & M_PARTIAL)) &&
 		   (fwrite(buf, 1, blen, stdout) != blen ||
 		    fflush(stdout) != 0)) {
 		errline("cannot write the output: %s", strerror(errno));
