@@ -133,7 +133,8 @@ Trust domain:\texample.org\nPath:\t\t/a/b')"
 run id parse -output json spiffe://example.org
 outcome "id parse root json" 0 ""
 json "id parse root json fields" 'json.dumps(d, sort_keys=True)' \
-	'{"path": "", "spiffe_id": "spiffe://example.org", "trust_domain": "example.org"}'
+	'{"path": "", "spiffe_id": "spiffe://example.org",'\
+' "trust_domain": "example.org"}'
 run id parse spiffe://td:443/x
 outcome "id parse port" 1 'spiffe: invalid SPIFFE ID: trust domain'\
 ' characters are limited to lowercase letters, numbers, dots, dashes, and'\
@@ -211,7 +212,9 @@ run_in "$J/es384-valid.jwt" jwt validate -token - -audience "$AUD" \
 outcome "jwt validate json" 0 ""
 json "jwt validate json fields" \
 	'd["spiffe_id"], d["header"], sorted(d["claims"].items())' \
-	"('spiffe://example.org/client', {'alg': 'ES384', 'kid': 'ec384', 'typ': 'JWT'}, [('aud', ['$AUD']), ('exp', $((JWT_NOW + 3600))), ('iat', $JWT_NOW), ('sub', 'spiffe://example.org/client')])"
+	"('spiffe://example.org/client', {'alg': 'ES384', 'kid': 'ec384',\
+ 'typ': 'JWT'}, [('aud', ['$AUD']), ('exp', $((JWT_NOW + 3600))),\
+ ('iat', $JWT_NOW), ('sub', 'spiffe://example.org/client')])"
 # Bundle files that cannot serve are usage/I-O errors (2), not verdicts.
 run jwt validate -token x -audience a -bundle "$T/nonexistent"
 outcome "jwt validate no bundle file" 2 \
@@ -271,9 +274,13 @@ expect_eq "hook warning" "$(cat "$T/err")" "spiffe: warning: the clock reads"\
 # --- jwt inspect ----------------------------------------------------------
 run jwt inspect "$(cat "$J/extra-claims-valid.jwt")"
 outcome "jwt inspect" 0 "" "$(printf '%s\n' \
-'NOT VERIFIED: this token'"'"'s signature, audience and times were not checked.' \
+'NOT VERIFIED: this token'"'"'s signature, audience and times were'\
+' not checked.' \
 'Header:		{"alg":"ES256","kid":"ec256"}' \
-'Claims:		{"sub":"spiffe://example.org/client","aud":["spiffe://example.org/server"],"exp":1767229200,"iat":1767225600,"iss":"https://issuer.example","jti":"abc","custom":{"a":[1,2]},"nbf":1767225540}' \
+'Claims:		{"sub":"spiffe://example.org/client","aud":'\
+'["spiffe://example.org/server"],"exp":1767229200,"iat":1767225600,'\
+'"iss":"https://issuer.example","jti":"abc","custom":{"a":[1,2]},'\
+'"nbf":1767225540}' \
 'SPIFFE ID:	spiffe://example.org/client' \
 'Audience:	spiffe://example.org/server' \
 'Algorithm:	ES256' \
@@ -289,13 +296,15 @@ run_in "$J/aud-multi-valid.jwt" jwt inspect -output json -
 outcome "jwt inspect json" 0 ""
 json "jwt inspect json fields" \
 	'd["verified"], d["spiffe_id"], d["header"], d["claims"]["aud"]' \
-	"(False, 'spiffe://example.org/client', {'alg': 'ES256', 'kid': 'ec256'}, ['spiffe://example.org/other', '$AUD', 'x'])"
+	"(False, 'spiffe://example.org/client', {'alg': 'ES256',\
+ 'kid': 'ec256'}, ['spiffe://example.org/other', '$AUD', 'x'])"
 run jwt inspect "$(cat "$J/extra-header.jwt")"
 outcome "jwt inspect non-SVID" 1 'spiffe: not a valid JWT-SVID: unable to'\
 ' parse JWT token: header parameter "cty" is not allowed in a JWT-SVID'\
 ' (only alg, kid, typ)'
 expect_eq "jwt inspect shows what decodes" "$(printf '%s\n' "$out" |
-	head -n 1)" 'Header:		{"alg":"ES256","kid":"ec256","typ":"JWT","cty":"JWT"}'
+	head -n 1)" 'Header:		{"alg":"ES256","kid":"ec256",'\
+'"typ":"JWT","cty":"JWT"}'
 run jwt inspect -output json "$(cat "$J/extra-header.jwt")"
 outcome "jwt inspect json non-SVID" 1 'spiffe: not a valid JWT-SVID: unable'\
 ' to parse JWT token: header parameter "cty" is not allowed in a JWT-SVID'\
@@ -366,7 +375,9 @@ run x509 verify -chain "$X/good-chain.pem" -bundle "$X/root-ca.pem" \
 	-output json
 outcome "x509 verify json" 0 ""
 json "x509 verify json fields" 'json.dumps(d, sort_keys=True)' \
-	'{"expires_at": "2036-01-01T00:00:00Z", "path_length": 3, "spiffe_id": "spiffe://example.org/workload", "trust_domain": "example.org"}'
+	'{"expires_at": "2036-01-01T00:00:00Z", "path_length": 3,'\
+' "spiffe_id": "spiffe://example.org/workload",'\
+' "trust_domain": "example.org"}'
 run x509 verify -chain "$X/good-leaf.pem" -bundle "$X/root-ca.pem" \
 	-id spiffe://example.org/workload
 outcome "x509 verify -id" 0 "" spiffe://example.org/workload
@@ -424,7 +435,8 @@ while IFS='|' read -r form file code njwt nx509 msg; do
 	if [ "$code" = 0 ]; then
 		outcome "bundle inspect $file" 0 ""
 		json "bundle inspect $file counts" \
-		    'd["format"], len(d["jwt_authorities"]), len(d["x509_authorities"])' \
+		    'd["format"], len(d["jwt_authorities"]),
+		    len(d["x509_authorities"])' \
 		    "('$form', $njwt, $nx509)"
 	else
 		outcome "bundle inspect $file" "$code" \
@@ -547,8 +559,10 @@ expect_eq "fetch x509 body" "$(printf '%s\n' "$out" | sed -n '2,13p')" \
 	'SPIFFE ID:		spiffe://example.org/workload' \
 	'Hint:			internal' \
 	'Chain length:		2' \
-	"SVID Valid After:	$(cert "$F/svid.pem" 0 'go(c.not_valid_before)')" \
-	"SVID Valid Until:	$(cert "$F/svid.pem" 0 'go(c.not_valid_after)')" \
+	"SVID Valid After:	$(cert "$F/svid.pem" 0 \
+	'go(c.not_valid_before)')" \
+	"SVID Valid Until:	$(cert "$F/svid.pem" 0 \
+	'go(c.not_valid_after)')" \
 	"Intermediate #1 Valid After:	$(cert "$F/svid.pem" 1 \
 	'go(c.not_valid_before)')" \
 	"Intermediate #1 Valid Until:	$(cert "$F/svid.pem" 1 \
@@ -617,7 +631,8 @@ run api fetch x509 -write "$T/w" -silent
 outcome "fetch x509 -write -silent" 0 "" ""
 run api fetch x509 -write "$T/nodir"
 outcome "fetch x509 -write nowhere" 2 \
-	"spiffe: cannot write $T/nodir/svid.0.pem: No such file or directory" ""
+	"spiffe: cannot write $T/nodir/svid.0.pem: No such file or\
+ directory" ""
 
 # fetch jwt: the token verifies with python3-jwt and the fake's key.
 run api fetch jwt -audience a,b
