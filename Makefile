@@ -48,7 +48,6 @@ LDFLAGS += -static
 endif
 ifneq ($(CROSS_COMPILE),)
 O ?= build/$(CROSS_COMPILE:%-=%)
-LDFLAGS += -static
 endif
 O ?= build
 
@@ -162,10 +161,11 @@ static:
 		file -b $$p | cut -d, -f1-2,5; \
 	done
 
-QEMU_AARCH64 ?= qemu-aarch64
+QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 test-cross:
 	$(MAKE) CROSS_COMPILE=aarch64-linux-gnu- $(TEST_SRCS:test/%.c=build/aarch64-linux-gnu/test/%)
-	@QEMU="$(QEMU_AARCH64)" sh test/run.sh build/aarch64-linux-gnu --unit-only
+	@SPIFFE_TEST_EMULATED=1 QEMU="$(QEMU_AARCH64)" \
+		sh test/run.sh build/aarch64-linux-gnu --unit-only
 
 # --- fuzzing (clang, libFuzzer, ASan + UBSan) -----------------------------
 FUZZ_SECONDS ?= 60

@@ -612,6 +612,7 @@ struct dec_state {
 	size_t used;            /* bytes of buf holding list strings */
 	size_t list_size;       /* RFC 9113 section 6.5.2 size */
 	size_t count;
+	size_t inserted;        /* bytes added to the table */
 	int lost;               /* a limit was hit: the list is dropped */
 };
 
@@ -619,15 +620,17 @@ struct dec_state {
  * Decodes one literal representation (the first byte's pattern already
  * picked prefix and indexing).  While the list is intact, strings go to
  * the end of buf; once it is lost, buf is scratch space for an entry on
- * its way into the table.  Returns 1 when strings did not fit, so the
- * caller drops the list and decodes the field again as scratch.
+ * its way into the table, and other fields are only checked, never
+ * copied (so a byte of input cannot cost a 4 KiB copy).  Returns 1 when
+ * strings did not fit, so the caller drops the list and decodes the
+ * field again as scratch.
  */
 static int dec_literal(spiffe_hpack_dec *d, struct dec_state *st,
 		       const uint8_t **pp, const uint8_t *end,
 		       unsigned prefix, int indexing, spiffe_header *h)
 {
 	uint8_t *dst = st->lost ? st->buf : st->buf + st->used;
-	size_t room = st->lost ? st->cap : st->cap - st->used;
+	size_t room = !st->lost ? st->cap - st->used : indexing ? st->cap : 0;
 	size_t nlen, vlen, used;
 	uint32_t idx;
 	int rc, stored = 1;
@@ -671,12 +674,18 @@ static int dec_literal(spiffe_hpack_dec *d, struct dec_state *st,
 		return 1;
 	h->value = dst;
 	h->value_len = vlen;
-	if (indexing) {
-		if (stored)
-			tab_add(&d->tab, h->name, h->name_len, h->value,
-				vlen);
-		else    /* too large to store, so too large for the table */
-			tab_clear(&d->tab);
+	if (indexing && stored) {
+		/*
+		 * Entries naming a big entry are cheap to send and dear to
+		 * copy; a block that adds more than this is an attack.
+		 */
+		st->inserted += h->name_len + vlen;
+		if (st->inserted > SPIFFE_HPACK_MAX_INSERT)
+			return SPIFFE_ERR_HPACK;
+		tab_add(&d->tab, h->name, h->name_len, h->value, vlen);
+	} else if (indexing) {
+		/* too large to store, so too large for the table */
+		tab_clear(&d->tab);
 	}
 	if (stored && !st->lost) {
 		/* Static names stay in place; only copies used buf. */
@@ -690,7 +699,7 @@ int spiffe_hpack_decode(spiffe_hpack_dec *d, const uint8_t *p, size_t len,
 			uint8_t *buf, size_t cap)
 {
 	const uint8_t *end;
-	struct dec_state st = { buf, cap, 0, 0, 0, 0 };
+	struct dec_state st = { buf, cap, 0, 0, 0, 0, 0 };
 	int fields = 0;
 
 	*n = 0;
@@ -712,8 +721,9 @@ int spiffe_hpack_decode(spiffe_hpack_dec *d, const uint8_t *p, size_t len,
 			rc = read_int(&p, end, 7, &v);
 			if (rc != 0)
 				return rc;
+			/* A lost list needs no copy, only a valid index. */
 			uint8_t *dst = st.lost ? buf : buf + st.used;
-			size_t room = st.lost ? cap : cap - st.used;
+			size_t room = st.lost ? 0 : cap - st.used;
 			rc = lookup(&d->tab, v, 1, &h, dst, room, &used);
 			if (rc != 0)
 				return rc;

@@ -101,7 +101,8 @@ void spiffe_hpack_dec_free(spiffe_hpack_dec *d);
  *  - 0 on success;
  *  - SPIFFE_ERR_HPACK on a compression error (bad integer, index,
  *    Huffman code, truncated block, misplaced or oversized table size
- *    update): the decoder is then out of step with the peer and the
+ *    update, more than SPIFFE_HPACK_MAX_INSERT bytes added to the
+ *    table): the decoder is then out of step with the peer and the
  *    connection must end (COMPRESSION_ERROR);
  *  - SPIFFE_ERR_LIMIT when a name or value exceeds
  *    SPIFFE_HPACK_MAX_STRING, the list exceeds max fields, cap bytes or

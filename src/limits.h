@@ -50,7 +50,10 @@
 #define SPIFFE_H2_MAX_HEADER_BLOCK 65536   /* HEADERS+CONTINUATION bytes */
 #define SPIFFE_H2_MAX_STREAMS 100          /* concurrent streams */
 #define SPIFFE_HPACK_TABLE_SIZE 4096       /* dynamic table, bytes */
-#define SPIFFE_HPACK_MAX_STRING 8192       /* one decoded name or value */
+/* One decoded name or value; room for "Bearer " and a SPIFFE_JWT_MAX
+ * token in an authorization field. */
+#define SPIFFE_HPACK_MAX_STRING 12288
+#define SPIFFE_HPACK_MAX_INSERT (128u * 1024) /* table bytes a block adds */
 #define SPIFFE_H2_MAX_HEADERS 128          /* fields in one header list */
 #define SPIFFE_H2_MAX_CONTINUATION 64      /* CONTINUATIONs in one block */
 #define SPIFFE_H2_MAX_GOAWAY_DEBUG 256     /* GOAWAY debug bytes kept */
@@ -93,5 +96,21 @@
  */
 #define SPIFFE_HTTP_MAX_HEAD \
 	(2 + SPIFFE_HTTP_MAX_REQUEST_LINE + 2 + SPIFFE_HTTP_MAX_HEADER_BLOCK)
+
+/* spiffe-agent: selectors, registration entries, attestation. */
+#define SPIFFE_SELECTOR_MAX 4224           /* "type:value", bytes */
+#define SPIFFE_SELECTOR_TYPE_MAX 32        /* the "type" part, bytes */
+#define SPIFFE_SELECTORS_MAX 1024          /* in one selector set */
+#define SPIFFE_AGENT_MAX_ENTRIES 1024      /* registration entries */
+#define SPIFFE_AGENT_ENTRY_SELECTORS 32    /* selectors in one entry */
+#define SPIFFE_AGENT_ENTRY_ID_MAX 64       /* entry id, bytes */
+#define SPIFFE_AGENT_HINT_MAX 1024         /* hint, bytes (Workload API 8) */
+#define SPIFFE_AGENT_TTL_MAX (366 * 86400) /* SVID TTL in an entry, s */
+#define SPIFFE_AGENT_REGISTRY_MAX SPIFFE_JSON_MAX_INPUT /* entries file */
+#define SPIFFE_AGENT_MAX_GROUPS 256        /* supplementary groups */
+#define SPIFFE_PROC_STAT_MAX 4096          /* /proc/PID/stat, bytes */
+#define SPIFFE_PROC_STATUS_MAX (64u * 1024) /* /proc/PID/status, bytes */
+#define SPIFFE_AGENT_EXE_HASH_MAX (256u << 20) /* hashed executable */
+#define SPIFFE_AGENT_PEM_MAX (16u * 1024)  /* one CA/key file, bytes */
 
 #endif

@@ -644,6 +644,30 @@ TEST(initial_window_change_adjusts_open_streams)
 	spiffe_h2_free(&c.s);
 }
 
+/* The peer shrinks our encoder's table: requests keep decoding. */
+TEST(peer_header_table_size_is_honoured)
+{
+	struct rec c, s;
+	uint32_t id;
+
+	CHECK_INT(pair(&c, &s, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(spiffe_h2_submit_request(&c.s, x509_req, 7, 1, &id),
+			  0);
+		CHECK_INT(pump(&c, &s), 0);
+		CHECK(strstr(sr(&s, id)->last, "te: trailers\n"));
+		/* 0, then 100: the client's table follows each value */
+		CHECK_INT(feed_hex(&c, i == 0 ?
+				   "000006 04 00 00000000 000100000000" :
+				   "000006 04 00 00000000 000100000064"), 0);
+	}
+	CHECK_INT(spiffe_hpack_table_size(&s.s.dec.tab) <= 100, 1);
+	CHECK_INT(spiffe_hpack_table_size(&c.s.enc.tab),
+		  spiffe_hpack_table_size(&s.s.dec.tab));
+	spiffe_h2_free(&c.s);
+	spiffe_h2_free(&s.s);
+}
+
 TEST(send_backpressure_and_room)
 {
 	struct rec c, s;
@@ -818,6 +842,33 @@ TEST(reset_from_on_data_discards_rest)
 		  SPIFFE_H2_CONN_WINDOW);
 	spiffe_h2_free(&c.s);
 	spiffe_h2_free(&s.s);
+}
+
+/* Padded DATA split across feeds, reset mid-frame: every byte returns. */
+TEST(window_accounting_with_padding_and_reset)
+{
+	struct rec r;
+	uint8_t f[9 + 1 + 100 + 10];
+
+	CHECK_INT(raw_server(&r, NULL), 0);
+	CHECK_INT(feed_hex(&r, OPEN1), 0);
+	put_frame(f, 111, 0x0, 0x8, 1);
+	f[9] = 10;
+	memset(f + 10, 'd', 100);
+	memset(f + 110, 0, 10);
+	/* half the data, then the app consumes and resets the stream */
+	CHECK_INT(spiffe_h2_feed(&r.s, f, 60), 0);
+	CHECK_INT(sr(&r, 1)->data, 50);
+	CHECK_INT(spiffe_h2_consume(&r.s, 1, 20), 0);
+	CHECK_INT(spiffe_h2_reset(&r.s, 1, SPIFFE_H2_CANCEL), 0);
+	CHECK_INT(spiffe_h2_feed(&r.s, f + 60, sizeof(f) - 60), 0);
+	CHECK_INT(sr(&r, 1)->data, 50);
+	CHECK_INT(sr(&r, 1)->code, SPIFFE_H2_CANCEL);
+	CHECK_INT(r.s.recv_window + r.s.conn_unacked, SPIFFE_H2_CONN_WINDOW);
+	/* DATA for the closed stream counts and returns as well */
+	CHECK_INT(spiffe_h2_feed(&r.s, f, sizeof(f)), 0);
+	CHECK_INT(r.s.recv_window + r.s.conn_unacked, SPIFFE_H2_CONN_WINDOW);
+	spiffe_h2_free(&r.s);
 }
 
 /* --- protocol errors: connection ----------------------------------------- */
@@ -1413,6 +1464,7 @@ int main(void)
 	RUN(flow_control_one_mib_through_64k_windows);
 	RUN(default_windows_hold_a_4mib_message);
 	RUN(initial_window_change_adjusts_open_streams);
+	RUN(peer_header_table_size_is_honoured);
 	RUN(send_backpressure_and_room);
 	RUN(ping_and_ack);
 	RUN(goaway_lets_open_streams_finish);
@@ -1420,6 +1472,7 @@ int main(void)
 	RUN(continuation_reassembles);
 	RUN(large_header_block_is_split);
 	RUN(reset_from_on_data_discards_rest);
+	RUN(window_accounting_with_padding_and_reset);
 	RUN(connection_errors_send_goaway_with_rfc_code);
 	RUN(invalid_preface_and_first_frame);
 	RUN(data_over_windows);

@@ -536,6 +536,50 @@ TEST(list_over_limit_still_indexes)
 	CHECK_INT(fields[0].value_len, 4000);
 }
 
+/*
+ * Entries naming a 4000-byte entry cost two bytes each to send: past
+ * SPIFFE_HPACK_MAX_INSERT bytes added in one block the decoder gives up
+ * rather than copy on; below it the block is only over the list limit.
+ */
+static size_t insert_flood(uint8_t *b, int copies)
+{
+	size_t o = 0, v = 4000 - 127;
+
+	b[o++] = 0x40;                  /* literal with indexing, new name */
+	b[o++] = 0x7f;                  /* name length 4000 */
+	while (v >= 128) {
+		b[o++] = (uint8_t)(0x80 | (v & 0x7f));
+		v >>= 7;
+	}
+	b[o++] = (uint8_t)v;
+	memset(b + o, 'n', 4000);
+	o += 4000;
+	b[o++] = 0;                     /* empty value */
+	for (int i = 0; i < copies; i++) {
+		b[o++] = 0x7e;          /* same again, name index 62 */
+		b[o++] = 0;
+	}
+	return o;
+}
+
+TEST(insert_flood_is_refused)
+{
+	static uint8_t blk[8192];
+	spiffe_hpack_dec d;
+	size_t n, len;
+
+	spiffe_hpack_dec_init(&d, 4096);
+	len = insert_flood(blk, 20);
+	CHECK_INT(spiffe_hpack_decode(&d, blk, len, fields, 8, &n, scratch,
+				      sizeof(scratch)), SPIFFE_ERR_LIMIT);
+	CHECK_INT(spiffe_hpack_table_count(&d.tab), 1);
+	CHECK_INT(spiffe_hpack_table_size(&d.tab), 4032);
+	spiffe_hpack_dec_init(&d, 4096);
+	len = insert_flood(blk, SPIFFE_HPACK_MAX_INSERT / 4000);
+	CHECK_INT(spiffe_hpack_decode(&d, blk, len, fields, 8, &n, scratch,
+				      sizeof(scratch)), SPIFFE_ERR_HPACK);
+}
+
 /* RFC 7541 4.4: a new entry may name the entry it evicts. */
 TEST(new_entry_names_evicted_entry)
 {
@@ -681,6 +725,7 @@ int main(void)
 	RUN(huffman_padding_and_eos);
 	RUN(string_over_limit_keeps_table_in_step);
 	RUN(list_over_limit_still_indexes);
+	RUN(insert_flood_is_refused);
 	RUN(new_entry_names_evicted_entry);
 	RUN(table_ring_wraps);
 	RUN(encoder_never_indexes_authorization);

@@ -69,6 +69,7 @@
 #define MBEDTLS_PEM_WRITE_C
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
+#define MBEDTLS_X509_TRUSTED_CERTIFICATE_CALLBACK /* tls.c: SPIFFE verify */
 #define MBEDTLS_X509_RSASSA_PSS_SUPPORT
 #define MBEDTLS_X509_CREATE_C
 #define MBEDTLS_X509_CRT_WRITE_C
@@ -92,5 +93,15 @@
 #define MBEDTLS_SSL_ALL_ALERT_MESSAGES
 #define MBEDTLS_SSL_MAX_FRAGMENT_LENGTH
 #define MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH
+/*
+ * Record buffers.  Input stays at the TLS maximum (peers send 16 KiB
+ * records and few honour max_fragment_length or record_size_limit);
+ * output records are ours to size: 4 KiB halves a connection's buffer
+ * memory, still holds our whole handshake flight (an SVID chain up to
+ * about 3.5 KiB), and costs only a record header per 4 KiB of a large
+ * response.  Measured in tls.c's notes.
+ */
+#define MBEDTLS_SSL_IN_CONTENT_LEN 16384
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
 
 #endif

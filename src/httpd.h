@@ -1,0 +1,190 @@
+/*
+ * httpd.h - an HTTPS server: one event-loop thread, a small worker pool.
+ *
+ * The loop thread accepts, runs non-blocking TLS handshakes, reads and
+ * parses requests incrementally (http1.h), so a slow or idle peer costs
+ * memory, never a thread.  A complete request (head and a body of at
+ * most max_body bytes) goes to the handler on a worker thread; the loop
+ * writes the response back without blocking.  HTTP/1.1 keep-alive,
+ * pipelining (one request at a time), Connection: close, Expect:
+ * 100-continue, HEAD.
+ *
+ * Timeouts: header_timeout from accept (TLS handshake and first head)
+ * or from the first byte of a later request to the end of its head (the
+ * reference server's ReadHeaderTimeout); body_timeout for a body;
+ * idle_timeout between requests; write_timeout for a response.  Any of
+ * them closes the connection.  Past max_conns, new connections are
+ * accepted and closed at once.
+ *
+ * Memory per connection: about 1.3 KiB of our own plus the TLS state
+ * (tls.c) while idle; per request, a parse state of about 4 KiB and
+ * buffers for the request and the response, freed when the response is
+ * written.  The TLS record buffers' pages are handed back to the kernel
+ * after the handshake and after large exchanges (spiffe_tls_trim), so
+ * an idle keep-alive connection holds only the pages its small records
+ * touch: about 13 KiB of RSS each (1,000 idle connections in
+ * test/tls_test.sh, glibc x86-64).
+ *
+ * Shutdown (SIGTERM/SIGINT when catch_signals is set, or
+ * spiffe_httpd_stop): stop accepting, close idle connections, finish
+ * requests in progress (their responses say Connection: close), then
+ * return from spiffe_httpd_run; after grace_ms whatever is left is
+ * closed.
+ */
+#ifndef SPIFFE_HTTPD_H
+#define SPIFFE_HTTPD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "evloop.h"
+#include "http1.h"
+#include "spiffeid.h"
+#include "tls.h"
+
+/* Most header fields a handler may add to one response. */
+#define SPIFFE_HTTPD_MAX_RESP_FIELDS 32
+
+/*
+ * A request as the handler sees it.  Every pointer is a view valid
+ * during the handler call only.
+ */
+typedef struct spiffe_httpd_req {
+	const char *method;
+	size_t method_len;
+	const char *target;          /* request-target, e.g. "/path?q" */
+	size_t target_len;
+	const char *host;            /* Host field; NULL if absent */
+	size_t host_len;
+	const spiffe_http_kv *fields;/* every field line, as received */
+	size_t nfields;
+	const uint8_t *body;         /* decoded body (chunked undone) */
+	size_t body_len;
+	int version;                 /* 10 or 11 */
+	const spiffe_id *peer;       /* mTLS client's ID, or NULL */
+	/* HTTP/1.x: the parsed head and the bytes it indexes, for
+	 * spiffe_http_is_hop_by_hop() (a proxy drops those fields). */
+	const spiffe_http_head *head;
+	const uint8_t *raw;
+} spiffe_httpd_req;
+
+/*
+ * Looks up field name (NUL-terminated, case-insensitive).  0 with a view
+ * of its value if it occurs once, SPIFFE_ERR_NOT_FOUND if not at all,
+ * SPIFFE_ERR_HTTP if more than once.
+ */
+SPIFFE_CHECK int spiffe_httpd_req_header(const spiffe_httpd_req *r,
+					 const char *name, const char **val,
+					 size_t *len);
+
+/*
+ * A response being built by the handler: status (default 200), fields,
+ * body.  The server adds Content-Length and Connection; a handler may
+ * not set those nor Transfer-Encoding.  Fields are private.
+ */
+typedef struct spiffe_httpd_resp {
+	int status;
+	int close;                   /* set: close the connection after */
+	int err;                     /* a failed call: answer 500 */
+	size_t nfields;
+	struct {
+		uint32_t noff, nlen, voff, vlen;
+	} f[SPIFFE_HTTPD_MAX_RESP_FIELDS];
+	uint8_t *text;               /* field names and values */
+	size_t text_len, text_cap;
+	uint8_t *body;
+	size_t body_len, body_cap;
+} spiffe_httpd_resp;
+
+/* Adds a field (copied; checked when the response is written). */
+SPIFFE_CHECK int spiffe_httpd_resp_header(spiffe_httpd_resp *r,
+					  const char *name, size_t nlen,
+					  const char *value, size_t vlen);
+
+/* Appends body bytes (copied). */
+SPIFFE_CHECK int spiffe_httpd_resp_write(spiffe_httpd_resp *r,
+					 const void *data, size_t len);
+
+/*
+ * Fills resp for req; runs on a worker thread.  Whatever it leaves in
+ * resp is sent (a handler that fails a resp_* call gets a 500).
+ */
+typedef void (*spiffe_httpd_handler)(void *arg, const spiffe_httpd_req *req,
+				     spiffe_httpd_resp *resp);
+
+/* Server settings; zero fields take the defaults named. */
+typedef struct spiffe_httpd_config {
+	const char *listen;          /* "host:port", ":port", "[::1]:0" */
+	spiffe_tls_config *tls;      /* SERVER or MTLS_SERVER role */
+	spiffe_httpd_handler handler;
+	void *handler_arg;
+	int workers;                 /* 2 */
+	int max_conns;               /* 1024 */
+	int header_timeout_ms;       /* 10000 */
+	int body_timeout_ms;         /* 30000 */
+	int idle_timeout_ms;         /* 120000 */
+	int write_timeout_ms;        /* 30000 */
+	int grace_ms;                /* 10000 */
+	size_t max_body;             /* SPIFFE_HTTP_MAX_BODY */
+	int catch_signals;           /* SIGTERM/SIGINT shut down */
+	/* Called from the loop thread with one line about a connection
+	 * that failed (handshake refused, malformed request); may be
+	 * NULL. */
+	void (*log)(void *arg, const char *msg);
+	void *log_arg;
+} spiffe_httpd_config;
+
+struct spiffe_httpd_conn;
+struct spiffe_httpd_job;
+
+/* A server.  Fields are private. */
+typedef struct spiffe_httpd {
+	spiffe_httpd_config cfg;
+	spiffe_evloop loop;
+	spiffe_ev listen_ev;
+	int lfd;
+	int port;
+	struct spiffe_httpd_conn *conns;   /* every open connection */
+	struct spiffe_httpd_conn *reap;    /* closed, to free */
+	size_t nconns;
+	spiffe_timer reap_timer, drain_timer;
+	int draining;
+	atomic_int stop_asked;
+	pthread_t *threads;
+	int nthreads;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct spiffe_httpd_job *queue, *queue_tail; /* to workers */
+	struct spiffe_httpd_job *done;               /* from workers */
+	int quit;
+	int inited;
+	uint64_t accepted, refused, requests;
+} spiffe_httpd;
+
+/*
+ * Binds cfg->listen and prepares the loop (no threads yet).  cfg and
+ * what it points to must outlive srv.
+ */
+SPIFFE_CHECK int spiffe_httpd_init(spiffe_httpd *srv,
+				   const spiffe_httpd_config *cfg,
+				   spiffe_errbuf *eb);
+
+/* The port bound (useful with port 0). */
+int spiffe_httpd_port(const spiffe_httpd *srv);
+
+/*
+ * Starts the workers and serves until shut down (see the top); 0, or an
+ * error if the loop itself failed.
+ */
+SPIFFE_CHECK int spiffe_httpd_run(spiffe_httpd *srv, spiffe_errbuf *eb);
+
+/* Asks a running server to shut down gracefully; any thread. */
+void spiffe_httpd_stop(spiffe_httpd *srv);
+
+/* Closes everything; safe on a zeroed struct and twice. */
+void spiffe_httpd_free(spiffe_httpd *srv);
+
+#endif
