@@ -83,7 +83,7 @@ SPIFFE_CHECK int spiffe_wlapi_client_new(spiffe_wlapi_client **out,
 /*
  * Stops every watch (each gets its final error), fails calls still in
  * progress, closes the connection, frees c and every watch handle of
- * it; NULL is fine.
+ * it; NULL is fine.  Not from a watch callback (it joins that thread).
  */
 void spiffe_wlapi_client_free(spiffe_wlapi_client *c);
 
