@@ -339,6 +339,8 @@ EOF
 	run_in "$T/c1.jwt" jwt inspect -output json -
 	json "jwt inspect json keeps the claim" 'repr(d["claims"]["x"])' \
 		"'\\x1b[2J\\x9b2J'"
+else
+	skip "jwt inspect escapes controls" "needs python3-cryptography"
 fi
 
 # --- x509 verify: every vector, then the command's own rules --------------
@@ -539,7 +541,7 @@ PYEOF
 
 if ! command -v protoc >/dev/null || ! $PY -c 'import grpc, jwt' 2>/dev/null
 then
-	echo "SKIP api: needs protoc, python3-grpcio and python3-jwt"
+	skip api "needs protoc, python3-grpcio and python3-jwt"
 	finish
 	exit
 fi
@@ -856,7 +858,7 @@ outcome "watch has no -timeout" 2 'spiffe: api watch: flag provided but'\
 # and watch checks above against it (SPIFFE_ENDPOINT_SOCKET=
 # unix://$T/agent.sock).
 if [ -x "$b/spiffe-agent" ]; then
-	echo "SKIP api against spiffe-agent: not wired in yet"
+	skip "api against spiffe-agent" "not wired in yet"
 fi
 
 finish
