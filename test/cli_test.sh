@@ -75,12 +75,19 @@ tok() {
 
 # --- usage --------------------------------------------------------------
 run
-expect_eq "no command exit" "$rc" 2
-expect_contains "no command: usage" "$err" "Usage: spiffe COMMAND"
-expect_eq "no command: nothing on stdout" "$out" ""
+outcome "no command" 2 'spiffe: no command given (see spiffe -h)' ""
 run -h
-expect_eq "-h exit" "$rc" 0
+outcome "-h" 0 ""
 full=$out
+expect_eq "-h first line" "$(printf '%s\n' "$out" | head -n 1)" \
+	'Usage: spiffe COMMAND [flags] [arguments]'
+run api
+outcome "group without command" 2 'spiffe: "api" needs a subcommand: api'\
+' fetch x509, api fetch jwt, api fetch jwt-bundles, api fetch x509-bundles,'\
+' api validate jwt, api watch (see spiffe -h)' ""
+run api fetch jwtx
+outcome "unknown subcommand" 2 \
+	'spiffe: unknown command "api fetch jwtx" (see spiffe -h)' ""
 run frobnicate
 outcome "unknown command" 2 \
 	'spiffe: unknown command "frobnicate" (see spiffe -h)'

@@ -1946,7 +1946,7 @@ static void cmd_usage(FILE *f, const struct cmd *c)
 	}
 }
 
-static void usage(FILE *f, int full)
+static void usage(FILE *f)
 {
 	fputs("Usage: spiffe COMMAND [flags] [arguments]\n\n"
 	      "The SPIFFE Workload API from the command line (modelled on\n"
@@ -1959,10 +1959,6 @@ static void usage(FILE *f, int full)
 	      "invalid, or the agent\nrefused (a gRPC status); 2 a usage or "
 	      "I/O error (bad flags, unreadable\nfile or bundle, endpoint "
 	      "unreachable).  Errors are one line on stderr.\n", f);
-	if (!full) {
-		fputs("\nRun `spiffe -h` for every command's flags.\n", f);
-		return;
-	}
 	for (size_t i = 0; i < NCMDS; i++) {
 		if (cmds[i].mode & M_ALIAS)
 			continue;
@@ -2093,12 +2089,12 @@ int main(int argc, char **argv)
 	int used, nargs, rc;
 
 	if (argc < 2) {
-		usage(stderr, 0);
+		errline("no command given (see spiffe -h)");
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-help") == 0 ||
 	    strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
-		usage(stdout, 1);
+		usage(stdout);
 		return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
 	}
 	c = find_cmd(argc - 1, argv + 1, &used);
