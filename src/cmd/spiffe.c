@@ -1788,8 +1788,8 @@ static spiffe_flag validate_jwt_flags[] = {
 	{ "audience", SPIFFE_FLAG_STRING, &o.aud1, "AUDIENCE",
 	  "the audience the token must name (required)", 0 },
 	{ "svid", SPIFFE_FLAG_STRING, &o.svid, "TOKEN|-",
-	  "the JWT-SVID, or - to read it from standard input (required)",
-	  0 },
+	  "the JWT-SVID, or - to read it from standard input, where one\n"
+	  "final newline is dropped (required)", 0 },
 	F_SOCKET, F_TIMEOUT, F_OUTPUT,
 };
 
@@ -1801,8 +1801,8 @@ static spiffe_flag jwt_inspect_flags[] = { F_OUTPUT };
 
 static spiffe_flag jwt_validate_flags[] = {
 	{ "token", SPIFFE_FLAG_STRING, &o.token, "TOKEN|-",
-	  "the JWT-SVID, or - to read it from standard input (required)",
-	  0 },
+	  "the JWT-SVID, or - to read it from standard input, where one\n"
+	  "final newline is dropped (required)", 0 },
 	{ "audience", SPIFFE_FLAG_LIST, &o.audience, "A[,B...]",
 	  "audiences to accept; the token must name one (required)", 0 },
 	{ "bundle", SPIFFE_FLAG_STRING, &o.bundle, "FILE",
@@ -1819,7 +1819,7 @@ static spiffe_flag x509_verify_flags[] = {
 	{ "chain", SPIFFE_FLAG_STRING, &o.chain, "FILE",
 	  "the X.509-SVID chain, leaf first, PEM or DER (required)", 0 },
 	{ "bundle", SPIFFE_FLAG_STRING, &o.bundle, "FILE",
-	  "X.509 authorities: PEM or DER certificates, or a SPIFFE bundle "
+	  "X.509 authorities: PEM or DER certificates, or a SPIFFE bundle\n"
 	  "(required)", 0 },
 	{ "bundleFormat", SPIFFE_FLAG_STRING, &o.format, "FORMAT",
 	  "auto, spiffe, pem or der (default auto)", 0 },
@@ -1886,7 +1886,7 @@ static const struct cmd {
 	  "the SPIFFE\nID and claims the agent returns.  A token the agent "
 	  "refuses exits 1.\n" },
 	{ "api watch", "", 0, cmd_watch, FLAGS(watch_flags), M_STREAM, "",
-	  "Prints X.509 context and JWT bundle updates as they come",
+	  "Prints X.509 context and JWT bundle updates",
 	  "Watches X.509 contexts and JWT bundles and prints each update "
 	  "with a\ntimestamp (JSON: one object a line), until SIGINT or "
 	  "SIGTERM, which exit\n0.  Errors go to stderr; the watch retries "
@@ -1922,10 +1922,10 @@ static const struct cmd {
 	  "Parses a bundle file and prints its authorities",
 	  "Reads a JWKS, a SPIFFE bundle, or PEM or DER certificates (- is "
 	  "standard\ninput), checks it as libspiffe loads bundles, and prints "
-	  "its X.509 and\nJWT authorities.  auto tells JSON with "
-	  "spiffe_sequence, spiffe_refresh_hint\nor keys of use x509-svid or "
-	  "jwt-svid (a SPIFFE bundle) from other JSON (a\nJWKS), PEM from "
-	  "DER.\n" },
+	  "its X.509 and\nJWT authorities.  With -format auto, JSON with "
+	  "spiffe_sequence,\nspiffe_refresh_hint or a key whose use is "
+	  "x509-svid or jwt-svid is a\nSPIFFE bundle and other JSON a JWKS; "
+	  "text with \"-----BEGIN \" is PEM, the\nrest DER.\n" },
 	{ "id parse", "STRING", 1, cmd_id_parse, FLAGS(id_parse_flags), 0, "",
 	  "Parses a SPIFFE ID: trust domain and path, or why not",
 	  "Prints the SPIFFE ID's trust domain and path, or the exact rule "
