@@ -223,6 +223,9 @@ json "jwt validate json fields" \
  'typ': 'JWT'}, [('aud', ['$AUD']), ('exp', $((JWT_NOW + 3600))),\
  ('iat', $JWT_NOW), ('sub', 'spiffe://example.org/client')])"
 # Bundle files that cannot serve are usage/I-O errors (2), not verdicts.
+run jwt validate -token - -audience a -bundle -
+outcome "jwt validate stdin twice" 2 \
+	'spiffe: -token and -bundle cannot both read standard input' ""
 run jwt validate -token x -audience a -bundle "$T/nonexistent"
 outcome "jwt validate no bundle file" 2 \
 	"spiffe: cannot read $T/nonexistent: No such file or directory" ""
@@ -431,6 +434,13 @@ outcome "x509 verify JSON bundle is SPIFFE" 2 "spiffe: bundle"\
 run jwt validate -token x -audience a -bundle "$BD/jwks-oct.json"
 outcome "jwt validate empty JWKS" 2 "spiffe: bundle $BD/jwks-oct.json: no"\
 " JWT authorities in the JWKS" ""
+run_in "$X/good-leaf.pem" x509 verify -chain - -bundle "$X/root-ca.pem"
+outcome "x509 verify chain from stdin" 0 "" spiffe://example.org/workload
+run_in "$X/root-ca.pem" x509 verify -chain "$X/good-leaf.pem" -bundle -
+outcome "x509 verify bundle from stdin" 0 "" spiffe://example.org/workload
+run x509 verify -chain - -bundle -
+outcome "x509 verify stdin twice" 2 \
+	'spiffe: -chain and -bundle cannot both read standard input' ""
 run x509 verify -chain "$T/nonexistent" -bundle "$X/root-ca.pem"
 outcome "x509 verify no chain file" 2 \
 	"spiffe: cannot read $T/nonexistent: No such file or directory" ""

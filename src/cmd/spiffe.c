@@ -531,6 +531,16 @@ static spiffe_bundle_set *bundle_set_of(spiffe_bundle *b)
 	return set;
 }
 
+/* Two flags cannot both read standard input. */
+static int one_stdin(const char *a, const char *av, const char *b,
+		     const char *bv)
+{
+	if (strcmp(av, "-") != 0 || strcmp(bv, "-") != 0)
+		return 0;
+	errline("-%s and -%s cannot both read standard input", a, b);
+	return EXIT_USAGE;
+}
+
 /* ---- id parse ----------------------------------------------------------- */
 
 static int cmd_id_parse(char **args)
@@ -676,7 +686,8 @@ static int cmd_jwt_validate(char **args)
 	char *t;
 	int rc;
 
-	if (check_format("bundleFormat", o.format, WANT_JWT) != 0)
+	if (check_format("bundleFormat", o.format, WANT_JWT) != 0 ||
+	    one_stdin("token", o.token, "bundle", o.bundle) != 0)
 		return EXIT_USAGE;
 	memset(&td, 0, sizeof(td));
 	if (o.trust_domain != NULL &&
@@ -732,7 +743,8 @@ static int cmd_x509_verify(char **args)
 	char *text;
 	int rc;
 
-	if (check_format("bundleFormat", o.format, WANT_X509) != 0)
+	if (check_format("bundleFormat", o.format, WANT_X509) != 0 ||
+	    one_stdin("chain", o.chain, "bundle", o.bundle) != 0)
 		return EXIT_USAGE;
 	memset(&want, 0, sizeof(want));
 	memset(&td, 0, sizeof(td));
