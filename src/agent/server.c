@@ -134,6 +134,7 @@ struct spiffe_agent_server {
 	spiffe_agent_entries snap;
 	struct item *items;             /* parallel to snap.v */
 	uint64_t gen;                   /* snapshot generation, from 1 */
+	uint64_t reg_gen;               /* registry generation it shows */
 	int need_snapshot;
 	uint64_t ver;
 	int reg_err;
@@ -213,6 +214,8 @@ static int snapshot(spiffe_agent_server *s)
 	int rc;
 
 	spiffe_agent_entries_init(&nl);
+	/* Read first: a change after it shows at the next tick. */
+	s->reg_gen = s->reg->generation;
 	rc = spiffe_agent_registry_list(s->reg, &nl, &eb);
 	if (rc == 0 &&
 	    (ni = calloc(nl.n > 0 ? nl.n : 1, sizeof(*ni))) == NULL)
@@ -1381,6 +1384,9 @@ void spiffe_agent_server_tick(spiffe_agent_server *s)
 		spiffe_agent_log_end(&l);
 	}
 	s->reg_err = rc != 0;
+	/* Changes made through this registry object count too. */
+	if (s->reg->generation != s->reg_gen)
+		changed = 1;
 	if ((changed || s->need_snapshot) && snapshot(s) == 0) {
 		changed = 1;
 		spiffe_agent_log_begin(&l, lg(s), SPIFFE_LOG_INFO,
