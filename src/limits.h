@@ -65,6 +65,15 @@
 /* gRPC. */
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */
 
+/* Workload API client. */
+#define SPIFFE_WLAPI_MAX_SVIDS 128         /* SVIDs in one response */
+#define SPIFFE_WLAPI_MAX_CLAIMS (1u << 20) /* claims rendered as JSON */
+#define SPIFFE_WLAPI_STREAM_WINDOW 65535   /* our h2 stream window */
+#define SPIFFE_WLAPI_CONN_WINDOW (1u << 20) /* our h2 connection window */
+#define SPIFFE_WLAPI_MAX_CALLS 64          /* calls open on one client */
+#define SPIFFE_WLAPI_BACKOFF_MAX_MS 30000  /* watch retry: 1 s .. 30 s */
+#define SPIFFE_WLAPI_JWT_CACHE 64          /* JWT source cache entries */
+
 /* HTTP/1.1. */
 #define SPIFFE_HTTP_MAX_REQUEST_LINE 8192  /* excluding CRLF */
 #define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384 /* field lines + final CRLF */

@@ -27,27 +27,12 @@
 
 #include "bundle.h"
 #include "err.h"
+#include "grpc.h"
 #include "jwtsvid.h"
 #include "spiffeid.h"
 #include "x509svid.h"
 
-/* gRPC status codes the Workload API uses. */
-enum spiffe_grpc_code {
-	SPIFFE_GRPC_OK = 0,
-	SPIFFE_GRPC_CANCELLED = 1,
-	SPIFFE_GRPC_UNKNOWN = 2,
-	SPIFFE_GRPC_INVALID_ARGUMENT = 3,
-	SPIFFE_GRPC_DEADLINE_EXCEEDED = 4,
-	SPIFFE_GRPC_NOT_FOUND = 5,
-	SPIFFE_GRPC_PERMISSION_DENIED = 7,
-	SPIFFE_GRPC_RESOURCE_EXHAUSTED = 8,
-	SPIFFE_GRPC_UNIMPLEMENTED = 12,
-	SPIFFE_GRPC_INTERNAL = 13,
-	SPIFFE_GRPC_UNAVAILABLE = 14,
-};
-
-/* "PermissionDenied" etc.; "Code(N)" style names are not needed. */
-const char *spiffe_grpc_code_name(int code);
+/* enum spiffe_grpc_code and spiffe_grpc_code_name() are in grpc.h. */
 
 typedef struct spiffe_wlapi_options {
 	const char *address;     /* NULL: $SPIFFE_ENDPOINT_SOCKET */
@@ -95,7 +80,11 @@ typedef struct spiffe_wlapi_client spiffe_wlapi_client;
 SPIFFE_CHECK int spiffe_wlapi_client_new(spiffe_wlapi_client **out,
 					 const spiffe_wlapi_options *o,
 					 spiffe_errbuf *eb);
-/* Stops every watch, closes the connection, frees c; NULL is fine. */
+/*
+ * Stops every watch (each gets its final error), fails calls still in
+ * progress, closes the connection, frees c and every watch handle of
+ * it; NULL is fine.  Not from a watch callback (it joins that thread).
+ */
 void spiffe_wlapi_client_free(spiffe_wlapi_client *c);
 
 /* One-shot calls: open the stream, take one message, cancel.  No retry. */
@@ -124,9 +113,11 @@ SPIFFE_CHECK int spiffe_wlapi_fetch_jwt_svids(spiffe_wlapi_client *c,
 
 /*
  * ValidateJWTSVID: the server validates token for audience.  On success
- * out holds the token parsed locally; the server's spiffe_id must equal
- * the token's sub, else SPIFFE_ERR_JWT.  claims_json, if not NULL,
- * receives the server's claims Struct rendered as JSON (malloc'd).
+ * out (initialized) holds the token parsed locally with the audience
+ * and time checked; the server's spiffe_id must equal the token's sub,
+ * else SPIFFE_ERR_JWT.  On failure out is left empty.  claims_json, if
+ * not NULL, receives the server's claims Struct rendered as JSON
+ * (malloc'd).
  */
 SPIFFE_CHECK int spiffe_wlapi_validate_jwt(spiffe_wlapi_client *c,
 					   const char *token, size_t len,
@@ -143,8 +134,11 @@ SPIFFE_CHECK int spiffe_wlapi_validate_jwt(spiffe_wlapi_client *c,
  * broken one) or final = 1 (InvalidArgument or a local stop).
  *
  * Backoff, per watch: 1 s, 2 s, 3 s ... capped at 30 s, reset when that
- * watch's stream delivers an update.  A stream that ends with status OK
- * is reconnected too.
+ * watch's stream delivers an update (one that decoded and went to the
+ * update callback).  A stream that ends with status OK is reconnected
+ * too.  A call on the client from a callback fails with SPIFFE_ERR_ARG
+ * (it would wait for its own thread); watch_stop from a callback is
+ * fine and reports the stop to its error callback before returning.
  */
 typedef struct spiffe_wlapi_watcher {
 	void (*x509_context)(void *arg, spiffe_x509_context *ctx);
@@ -172,10 +166,11 @@ void spiffe_wlapi_watch_stop(spiffe_wlapi_watch *w);
 
 /*
  * The X.509 source: watches X.509 contexts and always holds the latest
- * good one.  _new blocks until the first update or startup_timeout_ms;
- * on timeout the error names the last status seen ("timed out after
- * 30s; last error: PermissionDenied: no identity issued").  On a broken
- * stream it keeps serving the last good context and reconnects.
+ * good one.  _new blocks until the first update or startup_timeout_ms
+ * (0: 30 s); on timeout the error names the last status seen ("timed
+ * out after 30s; last error: PermissionDenied: no identity issued").
+ * On a broken stream it keeps serving the last good context and
+ * reconnects.
  */
 typedef struct spiffe_x509_source spiffe_x509_source;
 
@@ -192,8 +187,10 @@ uint64_t spiffe_x509_source_version(spiffe_x509_source *s);
 
 /*
  * The JWT source: watches JWT bundles and fetches JWT-SVIDs on demand,
- * caching them per (audiences, SPIFFE ID) and fetching again once half
- * of a token's lifetime has passed.
+ * caching them per (audience set, SPIFFE ID), at most
+ * SPIFFE_WLAPI_JWT_CACHE entries, and fetching again once half of a
+ * token's lifetime has passed; when that fetch fails, a cached token
+ * that has not expired is served.  _new waits as the X.509 source's.
  */
 typedef struct spiffe_jwt_source spiffe_jwt_source;
 

@@ -2,7 +2,8 @@
 # deps.sh - installs the Debian packages the tests use, when missing.
 # Runs apt-get as root only; otherwise names what to install.
 pkgs="python3-grpcio python3-cryptography python3-jwt python3-protobuf
-openssl curl nghttp2-client wrk nginx-light procps util-linux"
+openssl curl nghttp2-client wrk nginx-light procps util-linux
+protobuf-compiler valgrind"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
