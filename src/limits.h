@@ -74,6 +74,10 @@
 #define SPIFFE_WLAPI_BACKOFF_MAX_MS 30000  /* watch retry: 1 s .. 30 s */
 #define SPIFFE_WLAPI_JWT_CACHE 64          /* JWT source cache entries */
 
+/* Command line (src/cli.h). */
+#define SPIFFE_CLI_LIST_MAX SPIFFE_JWT_MAX_AUDIENCES /* values of a list */
+#define SPIFFE_CLI_MAX_FILE SPIFFE_X509_MAX_PEM   /* an input file */
+
 /* HTTP/1.1. */
 #define SPIFFE_HTTP_MAX_REQUEST_LINE 8192  /* excluding CRLF */
 #define SPIFFE_HTTP_MAX_HEADER_BLOCK 16384 /* field lines + final CRLF */

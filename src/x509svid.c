@@ -567,6 +567,40 @@ int spiffe_x509svid_parse_pem(spiffe_x509svid *svid, const char *certs,
 	return rc;
 }
 
+int spiffe_x509_chain_parse(mbedtls_x509_crt *chain, size_t *n,
+			    const uint8_t *p, size_t len, spiffe_errbuf *eb)
+{
+	static const char any[] = PEM_ANY_BEGIN;
+	mbedtls_x509_crt tmp;
+	size_t count = 0;
+	int rc;
+
+	if (chain == NULL || n == NULL || (p == NULL && len > 0))
+		return spiffe_fail(eb, SPIFFE_ERR_ARG,
+				   "spiffe_x509_chain_parse: NULL argument");
+	if (len > SPIFFE_X509_MAX_PEM)
+		return spiffe_fail(eb, SPIFFE_ERR_LIMIT,
+				   "x509svid: certificate chain of %zu bytes "
+				   "exceeds the limit of %u", len,
+				   (unsigned)SPIFFE_X509_MAX_PEM);
+	mbedtls_x509_crt_init(&tmp);
+	if (len > 0 && memmem(p, len, any, sizeof(any) - 1) != NULL)
+		rc = parse_chain_pem(&tmp, &count, (const char *)p, len, eb);
+	else
+		rc = parse_chain_der(&tmp, &count, p, len, eb);
+	if (rc == 0 && count == 0)
+		rc = spiffe_fail(eb, SPIFFE_ERR_X509,
+				 "x509svid: empty certificates chain");
+	if (rc != 0) {
+		mbedtls_x509_crt_free(&tmp);
+		return rc;
+	}
+	mbedtls_x509_crt_free(chain);
+	*chain = tmp;           /* nothing points into the head: a move */
+	*n = count;
+	return 0;
+}
+
 int spiffe_x509svid_set_hint(spiffe_x509svid *svid, const char *hint,
 			     size_t len, spiffe_errbuf *eb)
 {

@@ -81,6 +81,18 @@ SPIFFE_CHECK int spiffe_x509svid_parse_pem(spiffe_x509svid *svid,
 					   spiffe_errbuf *eb);
 
 /*
+ * Parses a certificate chain without a key, leaf first (the input of
+ * spiffe_x509svid_verify): PEM text, read as spiffe_x509svid_parse_pem
+ * reads certificates, when p[0..len) holds "-----BEGIN ", else
+ * concatenated DER.  At most SPIFFE_X509_MAX_CHAIN certificates in
+ * SPIFFE_X509_MAX_PEM bytes; none is an error.  Replaces chain
+ * (initialized) and sets *n to the count; on error chain is unchanged.
+ */
+SPIFFE_CHECK int spiffe_x509_chain_parse(mbedtls_x509_crt *chain, size_t *n,
+					 const uint8_t *p, size_t len,
+					 spiffe_errbuf *eb);
+
+/*
  * Sets the SVID's hint (the Workload API's X509SVID.hint, any bytes but
  * NUL, at most SPIFFE_SVID_HINT_MAX); len 0 clears it.
  */
