@@ -27,6 +27,7 @@
 #include "httpc.h"
 #include "httpd.h"
 #include "net.h"
+#include "rproxy.h"
 #include "test.h"
 #include "tls.h"
 
@@ -604,49 +605,6 @@ static long num(const char *s)
 	return v;
 }
 
-struct proxy {
-	spiffe_httpc up;
-	const char *path;
-};
-
-/* Forwards a request upstream, end to end headers only. */
-static void proxy_handler(void *arg, const spiffe_httpd_req *req,
-			  spiffe_httpd_resp *resp)
-{
-	struct proxy *p = arg;
-	spiffe_http_kv f[SPIFFE_HTTP_MAX_HEADERS];
-	spiffe_httpc_resp r;
-	spiffe_errbuf eb;
-	size_t n = 0;
-
-	for (size_t i = 0; i < req->nfields; i++) {
-		const spiffe_http_kv *k = &req->fields[i];
-
-		/* Hop-by-hop fields stay here; the client frames the body
-		 * itself. */
-		if (spiffe_http_is_hop_by_hop(req->head, req->raw,
-					      (const uint8_t *)k->name,
-					      k->name_len) ||
-		    (k->name_len == 14 &&
-		     strncasecmp(k->name, "content-length", 14) == 0))
-			continue;
-		f[n++] = *k;
-	}
-	spiffe_httpc_resp_init(&r);
-	if (spiffe_httpc_request(&p->up, req->method, req->method_len,
-				 req->target, req->target_len, f, n,
-				 req->body, req->body_len, &r, &eb) != 0) {
-		fprintf(stderr, "upstream: %s\n", eb.msg);
-		resp->status = 502;
-		spiffe_httpc_resp_free(&r);
-		return;
-	}
-	resp->status = r.status;
-	if (spiffe_httpd_resp_write(resp, r.body, r.body_len) != 0)
-		resp->err = 1;
-	spiffe_httpc_resp_free(&r);
-}
-
 static int serve(int argc, char **argv, int is_proxy)
 {
 	spiffe_tls_memsource src;
@@ -657,7 +615,7 @@ static int serve(int argc, char **argv, int is_proxy)
 	spiffe_svid_provider sp;
 	spiffe_bundle_provider bp;
 	spiffe_errbuf eb;
-	struct proxy px;
+	spiffe_rproxy px;
 	const char *mtls = NULL;
 	int i, mode = SPIFFE_TLS_SERVER, opt0 = is_proxy ? 8 : 5;
 
@@ -712,15 +670,10 @@ static int serve(int argc, char **argv, int is_proxy)
 	cfg.catch_signals = 1;
 	cfg.log = say;
 	if (is_proxy) {
-		spiffe_httpc_config hc;
 		spiffe_authorizer az;
 		spiffe_id id;
-		char host[256], port[8];
-		size_t pl;
 
-		if (spiffe_id_parse_cstr(&id, argv[7], &eb) != 0 ||
-		    spiffe_httpc_parse_url(argv[6], strlen(argv[6]), host,
-					   port, &px.path, &pl, &eb) != 0) {
+		if (spiffe_id_parse_cstr(&id, argv[7], &eb) != 0) {
 			fprintf(stderr, "%s\n", eb.msg);
 			return 2;
 		}
@@ -728,14 +681,13 @@ static int serve(int argc, char **argv, int is_proxy)
 		if (spiffe_tls_config_init(&uptls, SPIFFE_TLS_CLIENT, NULL,
 					   &bp, &az, &eb) != 0)
 			return 1;
-		memset(&hc, 0, sizeof(hc));
-		hc.tls = &uptls;
-		hc.pool = cfg.workers > 0 ? cfg.workers : 2;
-		if (spiffe_httpc_init(&px.up, &hc, host, port, &eb) != 0) {
+		if (spiffe_rproxy_init(&px, argv[6], strlen(argv[6]), &uptls,
+				       cfg.workers > 0 ? cfg.workers : 2, say,
+				       NULL, &eb) != 0) {
 			fprintf(stderr, "%s\n", eb.msg);
-			return 1;
+			return 2;
 		}
-		cfg.handler = proxy_handler;
+		cfg.handler = spiffe_rproxy_handler;
 		cfg.handler_arg = &px;
 	}
 	if (spiffe_httpd_init(&srv, &cfg, &eb) != 0) {
@@ -754,7 +706,7 @@ static int serve(int argc, char **argv, int is_proxy)
 		(unsigned long long)srv.requests);
 	spiffe_httpd_free(&srv);
 	if (is_proxy) {
-		spiffe_httpc_free(&px.up);
+		spiffe_rproxy_free(&px);
 		spiffe_tls_config_free(&uptls);
 	}
 	spiffe_tls_config_free(&tls);
