@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "net.h"
+#include "thread.h"
 
 enum { S_HS, S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITE, S_CLOSED };
 
@@ -1022,7 +1023,8 @@ int spiffe_httpd_run(spiffe_httpd *s, spiffe_errbuf *eb)
 		 * the address space (not RSS) of idle workers down. */
 		pthread_attr_init(&a);
 		pthread_attr_setstacksize(&a, 256 * 1024);
-		rc = pthread_create(&s->threads[s->nthreads], &a, worker, s);
+		rc = spiffe_thread_create(&s->threads[s->nthreads], &a, worker,
+					  s);
 		pthread_attr_destroy(&a);
 		if (rc != 0)
 			break;
