@@ -343,8 +343,8 @@ overflow:
 /* ---- the Workload API address ------------------------------------------- */
 
 int spiffe_cli_socket_address(const char *flag,
-			      char buf[SPIFFE_CLI_ADDR_SIZE], const char **addr,
-			      spiffe_errbuf *eb)
+			      char buf[SPIFFE_CLI_ADDR_SIZE],
+			      const char **addr, spiffe_errbuf *eb)
 {
 	*addr = flag;
 	if (flag == NULL || flag[0] != '/')
