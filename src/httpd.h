@@ -65,6 +65,7 @@ typedef struct spiffe_httpd_req {
 	size_t body_len;
 	int version;                 /* 10 or 11 */
 	const spiffe_id *peer;       /* mTLS client's ID, or NULL */
+	const char *remote;          /* peer's IP ("127.0.0.1"), or "" */
 	/* HTTP/1.x: the parsed head and the bytes it indexes, for
 	 * spiffe_http_is_hop_by_hop() (a proxy drops those fields). */
 	const spiffe_http_head *head;
