@@ -791,12 +791,6 @@ static int serve(int argc, char **argv, int is_proxy)
 		fprintf(stderr, "%s\n", eb.msg);
 		return 1;
 	}
-	{
-		static const char *const alpn[] = { "http/1.1" };
-
-		if (spiffe_tls_config_set_alpn(&tls, alpn, 1) != 0)
-			return 1;
-	}
 	cfg.listen = argv[2];
 	cfg.tls = &tls;
 	cfg.handler = handler;
