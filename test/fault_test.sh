@@ -1,0 +1,376 @@
+#!/bin/sh
+# fault_test.sh - the example's programs and spiffe-agent under faults:
+# the agent absent, killed and restarted; the upstream down; slow,
+# vanishing and oversized clients; a connection flood; file descriptors
+# exhausted; SIGPIPE.  Every case asserts the exact outcome (status, log
+# line, exit code); timings are asserted as windows wide enough for a
+# loaded two-core machine.
+#
+# The identities come from our own spiffe-agent: one entry per program,
+# selected by uid and executable path.
+#
+#   sh test/fault_test.sh BUILD_DIR
+. test/lib.sh
+b=${1:-build}
+B=$(cd "$b" && pwd)
+AGENT=$B/spiffe-agent
+SERVER=$B/spiffe-jwt-using-proxy-server
+PROXY=$B/spiffe-jwt-using-proxy-proxy
+CLIENT=$B/spiffe-jwt-using-proxy-client
+SPIFFE=$B/spiffe
+SRV_ID=spiffe://example.org/server
+CLI_ID=spiffe://example.org/client
+T=$(mktemp -d)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ulimit -n 8192 2>/dev/null
+
+for p in "$AGENT" "$SERVER" "$PROXY" "$CLIENT" "$SPIFFE"; do
+	[ -x "$p" ] || { fail build "$p is missing"; finish; exit 1; }
+done
+if ! command -v protoc >/dev/null || ! command -v curl >/dev/null ||
+    ! command -v openssl >/dev/null ||
+    ! $PY -c 'import grpc, jwt, cryptography' 2>/dev/null; then
+	echo "SKIP fault: needs protoc, curl, openssl, python3-grpcio," \
+		"python3-jwt and python3-cryptography"
+		exit
+fi
+protoc -I proto -I /usr/include --python_out="$T" proto/workload.proto ||
+	{ fail protoc "cannot generate workload_pb2"; finish; exit 1; }
+# The sanitizers make every handshake slow; the floods get smaller.
+case "$b" in *san*) SAN=1 ;; *) SAN=0 ;; esac
+
+# --- helpers --------------------------------------------------------------
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# Log lines without Go's timestamp ("2026/12/03 17:00:00 ").
+untime() {
+	sed -E 's#^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} ##'
+}
+last_line() { tail -n 1 "$1" | untime; }
+
+# wait_for SECONDS CMD...: runs CMD every 0.1 s until it succeeds.
+wait_for() {
+	n=$(( $1 * 10 ))
+	shift
+	i=0
+	while ! "$@" && [ $i -lt $n ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	"$@"
+}
+
+has_line() { untime < "$1" | grep -qxF -- "$2"; }
+has_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
+count_lines() { untime < "$1" | grep -cxF -- "$2"; }
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# agent_start: spiffe-agent on $T/agent.sock with the data in $T/data;
+# waits for "Serving the Workload API".
+agent_start() {
+	: > "$T/agent.log"
+	"$AGENT" run -dataDir "$T/data" -socketPath "$T/agent.sock" \
+		"$@" > "$T/agent.log" 2>&1 &
+	AGENT_PID=$!
+	PIDS="$PIDS $!"
+	wait_for 10 has_text "$T/agent.log" 'msg="Serving the Workload API"' ||
+		fail "agent start" "$(tail -n 5 "$T/agent.log")"
+}
+
+# serve NAME PROGRAM ARGS...: our server or proxy on 127.0.0.1:0 (unless
+# ARGS give -listen) with the agent's socket; waits for "Serving HTTPS on
+# port N" and sets PORT and pid_NAME.  Its log is $T/NAME.log.
+serve() {
+	n=$1
+	shift
+	SPIFFE_ENDPOINT_SOCKET=unix://$T/agent.sock "$@" \
+		> "$T/$n.log" 2>&1 &
+	eval "pid_$n=$!"
+	PIDS="$PIDS $!"
+	PORT=
+	i=0
+	while [ -z "$PORT" ] && [ $i -lt 300 ]; do
+		PORT=$(sed -n 's/.* Serving HTTPS on port \([0-9]*\).*/\1/p' \
+			"$T/$n.log" 2>/dev/null | head -n 1)
+		[ -n "$PORT" ] || sleep 0.05
+		i=$((i + 1))
+	done
+	[ -n "$PORT" ] || fail "start $n" "$(tail -n 5 "$T/$n.log")"
+}
+
+# client PORT: our client through the proxy on PORT; sets rc and out.
+client() {
+	SPIFFE_ENDPOINT_SOCKET=unix://$T/agent.sock "$CLIENT" -timeout 10s \
+		-url "https://localhost:$1/" > "$T/client.out" 2>&1
+	rc=$?
+	out=$(untime < "$T/client.out")
+}
+
+# req PORT [CURL ARGS...]: curl to https://127.0.0.1:PORT/; sets code
+# (000 when no response) and body.  The agent's SVIDs name no host, so
+# curl cannot check them (-k); trust is e2e_test's and tls_test's
+# subject, these cases are about faults.
+req() {
+	p=$1
+	shift
+	curl -sS -k --max-time 20 -o "$T/body" \
+		-w '%{http_code}' "$@" "https://127.0.0.1:$p/" \
+		> "$T/code" 2> "$T/curl.err"
+	code=$(cat "$T/code")
+	body=$(cat "$T/body" 2>/dev/null)
+	rm -f "$T/body"
+}
+
+# h2req PORT [NGHTTP ARGS...]: an HTTP/2 request with nghttp (curl 7.88
+# drops a response that a RST_STREAM NO_ERROR follows while it is still
+# uploading, which RFC 9113 section 8.1 allows); sets code (000 when
+# there is no response) and body.
+h2req() {
+	p=$1
+	shift
+	nghttp -v -t 20 "$@" "https://127.0.0.1:$p/" > "$T/nghttp.out" 2>&1
+	code=$(sed -n 's/.*recv (stream_id=[0-9]*) :status: \([0-9]*\).*/\1/p' \
+		"$T/nghttp.out" | head -n 1)
+	code=${code:-000}
+	body=$(nghttp -t 20 "$@" "https://127.0.0.1:$p/" 2>/dev/null)
+}
+
+# serial PORT: the serial of the certificate served on PORT.
+serial() {
+	openssl s_client -connect "127.0.0.1:$1" < /dev/null 2>/dev/null |
+		openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//'
+}
+
+# cpu_ticks PID: user + system clock ticks the process used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# --- the agent and its entries --------------------------------------------
+U=$(id -u)
+for e in "$SRV_ID $SERVER" "$SRV_ID $PROXY" "$CLI_ID $CLIENT" \
+    "$CLI_ID $SPIFFE"; do
+	set -- $e
+	"$AGENT" entry create -dataDir "$T/data" -spiffeID "$1" \
+		-selector "unix:uid:$U" -selector "unix:path:$2" \
+		> /dev/null || fail "entry create" "$1 $2"
+done
+
+# --- the agent absent at start --------------------------------------------
+# Nothing at the path, then a socket nobody listens on: each program
+# gives up after its -timeout, naming the last error.
+$PY -c 'import socket, sys
+socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/dead.sock"
+for s in none dead; do
+	case $s in
+	none) why="No such file or directory" ;;
+	dead) why="Connection refused" ;;
+	esac
+	want="Unable to create X509Source: timed out after 1s; last error: "
+	want="${want}Unavailable: cannot connect to unix://$T/$s.sock: $why"
+	for p in "$SERVER" "$PROXY" "$CLIENT"; do
+		n=${p##*-}
+		t0=$(now_ms)
+		SPIFFE_ENDPOINT_SOCKET=unix://$T/$s.sock "$p" -timeout 1s \
+			> "$T/absent.out" 2>&1
+		rc=$?
+		ms=$(( $(now_ms) - t0 ))
+		expect_eq "agent absent ($s), $n: exit" "$rc" 1
+		expect_eq "agent absent ($s), $n: message" \
+			"$(untime < "$T/absent.out")" "$want"
+		if [ $ms -ge 1000 ] && [ $ms -lt 3000 ]; then pass; else
+			fail "agent absent ($s), $n: gave up after" "$ms ms"
+		fi
+	done
+done
+
+# --- the example running ---------------------------------------------------
+agent_start
+serve server "$SERVER" -listen 127.0.0.1:0
+SP=$PORT
+serve proxy "$PROXY" -listen 127.0.0.1:0 -upstream "https://localhost:$SP"
+PP=$PORT
+client "$PP"
+expect_eq "running: client" "$rc $out" "0 Success!!!"
+TOK=$("$SPIFFE" api fetch jwt -socketPath "$T/agent.sock" \
+	-audience "$SRV_ID" -output json | $PY -c 'import json, sys
+print(json.load(sys.stdin)["svids"][0]["token"])')
+AUTH="Authorization: Bearer $TOK"
+req "$PP" -H "$AUTH"
+expect_eq "running: curl through the proxy" "$code $body" "200 Success!!!"
+
+# --- slow loris (runs while the cases below do) ---------------------------
+# One client sends half a request line over TLS, one sends nothing at
+# all (not even a ClientHello); the server's header timeout (10 s, the
+# reference's ReadHeaderTimeout) closes both, and everyone else is
+# served meanwhile.
+$PY test/fault/loris.py "$SP" tls > "$T/loris_tls.ms" &
+LORIS_TLS=$!
+$PY test/fault/loris.py "$SP" tcp > "$T/loris_tcp.ms" &
+LORIS_TCP=$!
+PIDS="$PIDS $LORIS_TLS $LORIS_TCP"
+
+# --- oversized requests ----------------------------------------------------
+head -c 20000 /dev/zero | tr '\0' a > "$T/big_value"
+BIG="x-big: $(cat "$T/big_value")"
+head -c $((1024 * 1024 + 1)) /dev/zero > "$T/big_body"
+for p in "$SP server" "$PP proxy"; do
+	set -- $p
+	req "$1" --http1.1 -H "$AUTH" -H "$BIG"
+	expect_eq "HTTP/1.1 header over 16 KiB, $2" "$code" 431
+	req "$1" --http1.1 -H "$AUTH" --data-binary @"$T/big_body"
+	expect_eq "HTTP/1.1 body over 1 MiB, $2" "$code" 413
+	req "$1" --http1.1 -H "$AUTH"
+	expect_eq "HTTP/1.1 after the refusals, $2" "$code $body" \
+		"200 Success!!!"
+	h2req "$1" -H "$AUTH" -H "$BIG"
+	expect_eq "HTTP/2 header over 16 KiB, $2" "$code" 431
+	h2req "$1" -H "$AUTH" -d "$T/big_body"
+	expect_eq "HTTP/2 body over 1 MiB, $2" "$code" 413
+	h2req "$1" -H "$AUTH"
+	expect_eq "HTTP/2 after the refusals, $2" "$code $body" \
+		"200 Success!!!"
+done
+# HTTP/2 frames past SETTINGS_MAX_FRAME_SIZE (16384): the connection
+# ends with GOAWAY FRAME_SIZE_ERROR, the server and the agent alike.
+for c in "bigheaders 0" "bigdata 1" "bigping 0"; do
+	set -- $c
+	out=$($PY test/fault/h2raw.py --tls "127.0.0.1:$SP" $1 16385)
+	expect_eq "HTTP/2 $1 16385, server" "$out" \
+		"GOAWAY FRAME_SIZE_ERROR last=$2
+END"
+done
+
+# The agent: the same for frames; a gRPC message over its 16 KiB request
+# limit is ResourceExhausted, in grpc-go's words.
+for c in "bigheaders 0" "bigdata 1" "bigping 0"; do
+	set -- $c
+	out=$($PY test/fault/h2raw.py --unix "$T/agent.sock" $1 16385)
+	expect_eq "HTTP/2 $1 16385, agent" "$out" \
+		"GOAWAY FRAME_SIZE_ERROR last=$2
+END"
+done
+grpc_raw() { # METHOD MESSAGE_BYTES
+	m=$($PY -c 'import sys
+n = int(sys.argv[1]) - 3      # tag, a 2-byte length, the audience
+print((b"\x0a" + bytes([n & 0x7f | 0x80, n >> 7]) + b"x" * n).hex())' "$2")
+	WLAPI_PB_DIR=$T $PY test/wlapi/grpc_client.py --socket \
+		"$T/agent.sock" raw --method "/SpiffeWorkloadAPI/$1" \
+		--body "$m" 2>&1 | cut -c 1-200
+}
+expect_eq "gRPC message of 16385 bytes, agent" \
+	"$(grpc_raw FetchJWTSVID 16385)" "STATUS ResourceExhausted grpc: \
+received message larger than max (16385 vs. 16384)"
+expect_eq "gRPC message of 16385 bytes, agent: logged" \
+	"$(grep -c 'code=ResourceExhausted error="grpc: received message larger than max (16385 vs. 16384)"' "$T/agent.log")" 1
+# At the limit the call goes on to attestation (the Python client has no
+# entry).
+expect_eq "gRPC message of 16384 bytes, agent: taken" \
+	"$(grpc_raw FetchJWTSVID 16384)" \
+	"STATUS PermissionDenied no identity issued"
+
+# --- a client that disconnects mid-response --------------------------------
+# It sends a request and resets the connection (SO_LINGER 0) as soon as
+# the first response byte arrives, or before any does; the proxy, the
+# server and, for a watch, the agent carry on.
+abort_after() { # PORT BYTES: request, read BYTES, reset
+	$PY -c 'import socket, ssl, struct, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1",
+    int(sys.argv[1]))), server_hostname="localhost")
+s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nAuthorization: " +
+    sys.argv[3].encode() + b"\r\n\r\n")
+got = 0
+while got < int(sys.argv[2]):
+    got += len(s.recv(1))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()' "$1" "$2" "Bearer $TOK"
+}
+for n in 0 1; do
+	for i in 1 2 3 4 5; do abort_after "$PP" $n; abort_after "$SP" $n; done
+done
+i=0
+while [ $i -lt 5 ]; do   # a watch stream, reset by its client
+	timeout -s KILL 2 "$SPIFFE" api watch -socketPath "$T/agent.sock" \
+		> /dev/null 2>&1
+	i=$((i + 1))
+done
+for n in server proxy; do
+	eval "p=\$pid_$n"
+	alive "$p" && pass || fail "client reset: $n alive" "gone"
+done
+alive "$AGENT_PID" && pass || fail "client reset: agent alive" "gone"
+req "$PP" -H "$AUTH"
+expect_eq "client reset: served after" "$code $body" "200 Success!!!"
+
+# --- SIGPIPE never kills a process ----------------------------------------
+# A log pipe whose reader is gone, then a signal sent by hand: both are
+# ignored; the programs go on serving.
+SPIFFE_ENDPOINT_SOCKET=unix://$T/agent.sock "$SERVER" -listen 127.0.0.1:0 \
+	2>&1 | head -n 1 > "$T/pipe.out" &
+i=0
+while [ ! -s "$T/pipe.out" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+PIPE_PORT=$(sed -n 's/.* Serving HTTPS on port \([0-9]*\).*/\1/p' "$T/pipe.out")
+PIPE_PID=$(ss -ltnp "sport = :$PIPE_PORT" 2>/dev/null |
+	sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+PIDS="$PIDS $PIPE_PID"
+for i in 1 2 3; do
+	req "$PIPE_PORT"        # each logs "Malformed header" to the pipe
+done
+expect_eq "stderr a closed pipe: server answers" "$code $body" \
+	"401 Invalid or unsupported authorization header"
+alive "$PIPE_PID" && pass || fail "stderr a closed pipe: server" "died"
+for n in server proxy; do
+	eval "p=\$pid_$n"
+	kill -PIPE "$p"
+done
+kill -PIPE "$AGENT_PID"
+sleep 0.2
+for n in server proxy; do
+	eval "p=\$pid_$n"
+	alive "$p" && pass || fail "kill -PIPE: $n" "died"
+done
+alive "$AGENT_PID" && pass || fail "kill -PIPE: agent" "died"
+req "$PP" -H "$AUTH"
+expect_eq "kill -PIPE: served after" "$code $body" "200 Success!!!"
+
+# --- slow loris: the outcome ------------------------------------------------
+for m in tls tcp; do
+	eval "p=\$LORIS_$(echo $m | tr a-z A-Z)"
+	wait "$p"
+	ms=$(cat "$T/loris_$m.ms")
+	case $ms in
+	''|OPEN) fail "slow loris ($m): closed" "still open after 30 s" ;;
+	*)	if [ "$ms" -ge 9900 ] && [ "$ms" -lt 15000 ]; then pass; else
+			fail "slow loris ($m): closed after 10 s" "$ms ms"
+		fi ;;
+	esac
+done
+expect_eq "slow loris: both logged" "$(grep -c \
+	' closing a connection: header timeout$' "$T/server.log")" 2
+
+# --- the upstream server down ------------------------------------------------
+kill "$pid_server"
+wait "$pid_server" 2>/dev/null
+req "$PP" -H "$AUTH"
+expect_eq "upstream down: proxy answers" "$code $body" "502 "
+case "$(last_line "$T/proxy.log")" in
+"http: proxy error: "*"Connection refused"*) pass ;;
+*) fail "upstream down: proxy logs" "$(last_line "$T/proxy.log")" ;;
+esac
+serve server2 "$SERVER" -listen "127.0.0.1:$SP"
+pid_server=$pid_server2
+req "$PP" -H "$AUTH"
+expect_eq "upstream back: proxy forwards" "$code $body" "200 Success!!!"
+
+
+finish
