@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "h2.h"
+#include "limits.h"
 #include "net.h"
 #include "thread.h"
 
@@ -1674,6 +1675,35 @@ static void remote_ip(const struct sockaddr_storage *ss, char *out,
 		out[0] = '\0';
 }
 
+static void on_accept_resume(spiffe_evloop *l, void *arg)
+{
+	spiffe_httpd *s = arg;
+
+	if (s->draining || s->lfd < 0)
+		return;
+	if (spiffe_evloop_mod(l, &s->listen_ev, SPIFFE_EV_IN) != 0)
+		logmsg(s, "http: cannot watch the listening socket again");
+}
+
+/*
+ * accept4 failed with err for want of descriptors or memory.  The socket
+ * stays readable (the loop is level-triggered), so stop watching it for
+ * a while instead of spinning, and say so; the delay doubles from 5 ms
+ * to 1 s while the failures go on, as Go's net/http does it.
+ */
+static void accept_pause(spiffe_httpd *s, int err)
+{
+	s->accept_delay_ms = s->accept_delay_ms == 0 ? 5 :
+			     s->accept_delay_ms >= 500 ? 1000 :
+			     2 * s->accept_delay_ms;
+	logmsg(s, "http: Accept error: accept4: %s; retrying in %dms",
+	       strerror(err), s->accept_delay_ms);
+	if (spiffe_evloop_mod(&s->loop, &s->listen_ev, 0) != 0 ||
+	    spiffe_timer_set(&s->loop, &s->accept_timer,
+			     spiffe_monotonic_ms() + s->accept_delay_ms) != 0)
+		on_accept_resume(&s->loop, s);
+}
+
 static void on_accept(spiffe_evloop *l, void *arg, uint32_t events)
 {
 	spiffe_httpd *s = arg;
@@ -1689,8 +1719,27 @@ static void on_accept(spiffe_evloop *l, void *arg, uint32_t events)
 		conn *c;
 		spiffe_errbuf eb;
 
-		if (fd < 0)
-			return;   /* EAGAIN, or an error for one peer */
+		if (fd < 0) {
+			switch (errno) {
+			case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				accept_pause(s, errno);
+				return;
+			default:
+				/* EINTR, or an error of one peer's
+				 * connection (ECONNABORTED, EPROTO, network
+				 * errors): the next may do. */
+				continue;
+			}
+		}
+		s->accept_delay_ms = 0;
 		s->accepted++;
 		if (s->nconns >= (size_t)s->cfg.max_conns || s->draining ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
@@ -1746,6 +1795,7 @@ static void begin_drain(spiffe_httpd *s)
 	if (s->draining)
 		return;
 	s->draining = 1;
+	spiffe_timer_cancel(&s->loop, &s->accept_timer);
 	if (s->lfd >= 0) {
 		spiffe_evloop_del(&s->loop, &s->listen_ev);
 		close(s->lfd);
@@ -1824,7 +1874,8 @@ int spiffe_httpd_init(spiffe_httpd *s, const spiffe_httpd_config *cfg,
 		if (rc != 0)
 			goto fail;
 	}
-	rc = spiffe_net_listen(cfg->listen, 511, &s->lfd, eb);
+	rc = spiffe_net_listen(cfg->listen, SPIFFE_HTTPD_BACKLOG, &s->lfd,
+			       eb);
 	if (rc != 0)
 		goto fail;
 	s->port = spiffe_net_local_port(s->lfd);
@@ -1835,6 +1886,8 @@ int spiffe_httpd_init(spiffe_httpd *s, const spiffe_httpd_config *cfg,
 	s->reap_timer.arg = s;
 	s->drain_timer.fn = on_drain_timeout;
 	s->drain_timer.arg = s;
+	s->accept_timer.fn = on_accept_resume;
+	s->accept_timer.arg = s;
 	if (spiffe_evloop_add(&s->loop, &s->listen_ev, SPIFFE_EV_IN) != 0) {
 		rc = spiffe_fail(eb, SPIFFE_ERR_IO, "httpd: epoll_ctl: %s",
 				 strerror(errno));

@@ -14,7 +14,9 @@
  * reference server's ReadHeaderTimeout); body_timeout for a body;
  * idle_timeout between requests; write_timeout for a response.  Any of
  * them closes the connection.  Past max_conns, new connections are
- * accepted and closed at once.
+ * accepted and closed at once.  Out of file descriptors (or memory),
+ * accepting pauses 5 ms, then 10 ms, ... up to 1 s while it lasts, with
+ * a log line each time; connections wait in the listen queue.
  *
  * Memory per connection: about 1.3 KiB of our own plus the TLS state
  * (tls.c) while idle; per request, a parse state of about 4 KiB and
@@ -178,6 +180,8 @@ typedef struct spiffe_httpd {
 	struct spiffe_httpd_conn *reap;    /* closed, to free */
 	size_t nconns;
 	spiffe_timer reap_timer, drain_timer;
+	spiffe_timer accept_timer;         /* accepting again after EMFILE */
+	int accept_delay_ms;
 	int draining;
 	atomic_int stop_asked;
 	pthread_t *threads;

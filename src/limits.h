@@ -66,6 +66,10 @@
 #define SPIFFE_H2_OUTPUT_LOW (32u * 1024)  /* frame DATA below this */
 #define SPIFFE_HTTPD_H2_STREAMS 32         /* streams one client may open */
 #define SPIFFE_HTTPD_H2_RESETS 100         /* its streams reset per second */
+/* httpd's listen queue: a burst of connections waits there instead of
+ * being dropped (listen() caps it at net.core.somaxconn, as Go's
+ * net.Listen asks for that value). */
+#define SPIFFE_HTTPD_BACKLOG 4096
 
 /* gRPC. */
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */

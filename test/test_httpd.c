@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -537,6 +538,63 @@ TEST(max_conns_refused)
 	srv_stop(&s);
 }
 
+/*
+ * Out of descriptors, the server pauses accepting (the listening socket
+ * stays readable: a level-triggered loop would spin) and logs why; the
+ * connection waits in the listen queue and is served once descriptors
+ * free up.
+ */
+TEST(accept_out_of_fds_pauses)
+{
+	static const char want[] = "http: Accept error: accept4: Too many "
+				   "open files; retrying in ";
+	struct srv s;
+	struct cli c;
+	spiffe_httpc_resp r;
+	struct rlimit old, low;
+	struct sockaddr_in sa;
+	int fillers[64], nfill = 0, fd, seen = 0;
+
+	srv_start(&s, "server", 5000, 0);
+	cli_init(&c, s.port, "spiffe://example.org/server");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(fd >= 0);
+	/* No descriptor left below fd + 1: fill the holes, then cap. */
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)fd + 1;
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nfill < 64 && (fillers[nfill] = dup(fd)) >= 0)
+		nfill++;
+	CHECK(nfill < 64);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)s.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_INT(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	for (int i = 0; i < 200 && !seen; i++) {
+		char got[sizeof(s.lastlog)];
+
+		usleep(10 * 1000);
+		memcpy(got, s.lastlog, sizeof(got));
+		got[sizeof(got) - 1] = '\0';
+		seen = strncmp(got, want, sizeof(want) - 1) == 0;
+	}
+	CHECK(seen);
+	CHECK_INT(s.httpd.accepted, 0);
+	while (nfill > 0)
+		close(fillers[--nfill]);
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
+	close(fd);
+	spiffe_httpc_resp_init(&r);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/", 1, NULL, 0,
+				       NULL, 0, &r, NULL), 0);
+	CHECK_INT(r.status, 200);
+	spiffe_httpc_resp_free(&r);
+	cli_free(&c);
+	srv_stop(&s);
+}
+
 TEST(wrong_server_id_refused)
 {
 	struct srv s;
@@ -710,6 +768,7 @@ static int unit_tests(void)
 	RUN(malformed_request_400);
 	RUN(slow_loris_closed_others_served);
 	RUN(max_conns_refused);
+	RUN(accept_out_of_fds_pauses);
 	RUN(wrong_server_id_refused);
 	RUN(graceful_stop_finishes_in_flight);
 	RUN(rproxy_forwards_end_to_end);
