@@ -1,20 +1,26 @@
 #!/usr/bin/python3
 """Opens many TLS connections to one server at once.
 
-Usage: flood.py HOST PORT COUNT [--request TEXT] [--tcp-only]
+Usage: flood.py HOST PORT COUNT [--header FIELD]... [--tcp-only]
        [--hold SECONDS]
 
 Every TCP connection is started before any is waited for.  Once all are
 connected (or failed), the TLS handshakes run side by side, then each
-connection that finished its handshake sends TEXT (default a GET /) and
+connection that finished its handshake sends a GET / (with each FIELD,
+as "Name: value") and
 reads the status line of the answer.  Prints one line:
 
   CONNECTED c FAILED f SERVED s REFUSED r STATUS code:n ...
 
 c connects the kernel completed, f that it did not; s connections that
 got an HTTP status line, r that the server closed (or reset) before one.
-With --tcp-only no handshakes are made: a connection still open after
-2 s counts as served, one closed as refused.  With --hold the
+With --tcp-only no handshakes are made: once the server has accepted
+every connection (none half-open or in its accept queue, as
+/proc/net/tcp shows), a connection still open 1 s later counts as
+served if the server holds its other end, one closed as refused.  One
+open whose other end the server never got counts as DROPPED: the
+kernel's accept queue was full when its handshake ended, and (with SYN
+cookies) it keeps no state for it.  With --hold the
 connections stay open that many seconds after the line is printed.
 Peer certificates are not checked: this is about load, not trust.
 """
@@ -32,8 +38,7 @@ def main():
     ap.add_argument("host")
     ap.add_argument("port", type=int)
     ap.add_argument("count", type=int)
-    ap.add_argument("--request",
-                    default="GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--tcp-only", action="store_true")
     ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("--timeout", type=float, default=60)
@@ -72,17 +77,29 @@ def main():
     served = refused = 0
     statuses = {}
     if a.tcp_only:
-        time.sleep(2)
+        # Connections the kernel has not handed to the server yet (in
+        # its accept queue, or half-open after the queue overflowed and
+        # the final ACK was dropped) are neither held nor refused: wait
+        # until there are none, then for the closes to arrive.
+        while time.monotonic() < deadline and unaccepted(a.port):
+            time.sleep(0.2)
+        time.sleep(1)
+        held = server_side(a.port)
+        dropped = 0
         for s in live:
             try:
                 d = s.recv(1)
                 refused += d == b""
                 served += d != b""
             except BlockingIOError:
-                served += 1
+                if s.getsockname()[1] in held:
+                    served += 1
+                else:
+                    dropped += 1
             except OSError:
                 refused += 1
-        report(connected, failed, served, refused, statuses)
+        report(connected, failed, served, refused, statuses,
+               dropped=dropped)
         hold(a.hold, live)
         return
 
@@ -96,7 +113,8 @@ def main():
                             do_handshake_on_connect=False)
         conns[t] = {"state": "hs", "buf": b""}
         sel.register(t, selectors.EVENT_READ | selectors.EVENT_WRITE)
-    req = a.request.encode()
+    req = ("GET / HTTP/1.1\r\nHost: localhost\r\n" + "".join(
+        h + "\r\n" for h in a.header) + "\r\n").encode()
     done = []
     while conns and time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1):
@@ -134,9 +152,42 @@ def main():
     hold(a.hold, done + list(conns))
 
 
-def report(connected, failed, served, refused, statuses, left=0):
+def unaccepted(port):
+    """Connections to the listening port on 127.0.0.1 not yet accepted:
+    half-open ones (SYN_RECV) and the listening socket's queue."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            v = line.split()
+            lport = int(v[1].split(":")[1], 16)
+            if lport != port:
+                continue
+            if v[3] == "03":                # SYN_RECV
+                n += 1
+            elif v[3] == "0A":              # LISTEN: rx_queue
+                n += int(v[4].split(":")[1], 16)
+    return n
+
+
+def server_side(port):
+    """The peer ports of the server's established connections."""
+    peers = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            v = line.split()
+            if v[3] == "01" and int(v[1].split(":")[1], 16) == port:
+                peers.add(int(v[2].split(":")[1], 16))
+    return peers
+
+
+def report(connected, failed, served, refused, statuses, left=0,
+           dropped=0):
     line = "CONNECTED %d FAILED %d SERVED %d REFUSED %d" % (
         connected, failed, served, refused)
+    if dropped:
+        line += " DROPPED %d" % dropped
     if left:
         line += " TIMEDOUT %d" % left
     if statuses:
