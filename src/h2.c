@@ -1005,6 +1005,30 @@ static int request_headers(spiffe_h2_session *s, uint32_t id,
 	return 0;
 }
 
+/*
+ * Request headers opening a stream (server) whose list was over our
+ * limits: opened all the same, so the application can answer, with no
+ * fields (report_oversized).
+ */
+static int request_oversized(spiffe_h2_session *s, uint32_t id, int end)
+{
+	struct spiffe_h2_stream *st;
+
+	if (open_count(s) >= s->local_max_streams ||
+	    s->nstreams == SPIFFE_H2_MAX_STREAMS)
+		return stream_error(s, id, SPIFFE_H2_REFUSED_STREAM);
+	st = stream_alloc(s, id);
+	if (st == NULL)
+		return conn_error(s, SPIFFE_H2_INTERNAL_ERROR,
+				  SPIFFE_ERR_NOMEM, "out of memory");
+	s->streams[s->nstreams++] = st;
+	st->recv_state = RS_BODY;
+	st->remote_closed = end ? 1 : 0;
+	deliver_headers(s, id, NULL, 0, SPIFFE_H2_OVERSIZED |
+			(end ? SPIFFE_H2_END_STREAM : 0));
+	return 0;
+}
+
 /* Response headers (client) or trailers on a stream we know. */
 static int stream_headers(spiffe_h2_session *s, struct spiffe_h2_stream *st,
 			  const spiffe_header *h, size_t n, int end)
@@ -1080,6 +1104,8 @@ static int block_done(spiffe_h2_session *s)
 		rc = 0;
 	else if (s->h_disp == HB_CLOSED)
 		rc = stream_error(s, id, SPIFFE_H2_STREAM_CLOSED);
+	else if (dec != 0 && s->h_disp == HB_NEW && s->report_oversized)
+		rc = request_oversized(s, id, end);
 	else if (dec != 0)      /* over our limits; grpc-go's code for it */
 		rc = stream_error(s, id, SPIFFE_H2_FRAME_SIZE_ERROR);
 	else if (s->h_selfdep)
@@ -1663,6 +1689,8 @@ int spiffe_h2_init(spiffe_h2_session *s, int role,
 	s->local_window = sw;
 	s->local_conn_window = cw;
 	s->local_max_streams = ms;
+	s->report_oversized = opt != NULL && opt->report_oversized &&
+			      role == SPIFFE_H2_SERVER;
 	s->peer_initial_window = DEFAULT_WINDOW;
 	s->peer_max_frame = MIN_MAX_FRAME;
 	s->peer_max_streams = UINT32_MAX;       /* unlimited until told */

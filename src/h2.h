@@ -58,13 +58,18 @@
 /* on_headers flags. */
 #define SPIFFE_H2_END_STREAM 1u /* the peer ended its side of the stream */
 #define SPIFFE_H2_TRAILERS 2u   /* a trailer section, after the body */
+/* A request whose header list was over our limits (with no fields; see
+ * spiffe_h2_options.report_oversized). */
+#define SPIFFE_H2_OVERSIZED 4u
 
 /*
  * What the session reports.  Any member may be NULL.  Views passed in are
  * valid only during the call.
  *  - on_headers: a header section for stream: request headers (server;
  *    a new stream id), response headers (client; 1xx sections may come
- *    first) or trailers.  Pseudo-header fields come first.
+ *    first) or trailers.  Pseudo-header fields come first.  A request
+ *    over our limits comes with SPIFFE_H2_OVERSIZED, h NULL and n 0
+ *    (only with report_oversized).
  *  - on_data: len body bytes; end_stream is set on the last call, which
  *    may have len 0.  The bytes count against the windows until
  *    spiffe_h2_consume().
@@ -98,6 +103,13 @@ typedef struct spiffe_h2_options {
 	uint32_t stream_window;
 	uint32_t conn_window;
 	uint32_t max_streams;
+	/* Server: a request whose header list is over our limits (a field
+	 * over SPIFFE_HPACK_MAX_STRING, more than SPIFFE_H2_MAX_HEADERS
+	 * fields, a list over SPIFFE_H2_MAX_HEADER_LIST) opens its stream
+	 * and comes to on_headers with no fields and SPIFFE_H2_OVERSIZED,
+	 * so an HTTP server can answer 431 as Go's net/http does.  Unset,
+	 * the stream is reset with FRAME_SIZE_ERROR, as grpc-go does. */
+	int report_oversized;
 } spiffe_h2_options;
 
 struct spiffe_h2_stream;
@@ -113,6 +125,7 @@ typedef struct spiffe_h2_session {
 	uint32_t local_window, local_conn_window, local_max_streams;
 	uint32_t peer_initial_window, peer_max_frame, peer_max_streams;
 	uint32_t peer_max_header_list;
+	int report_oversized;   /* see spiffe_h2_options */
 	int got_settings;       /* the peer's first SETTINGS arrived */
 
 	/* connection flow control */

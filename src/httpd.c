@@ -1105,6 +1105,13 @@ static void h2_on_headers(void *ctx, uint32_t sid, const spiffe_header *h,
 		return;
 	}
 	c->opened = 1;
+	if (flags & SPIFFE_H2_OVERSIZED) {
+		logmsg(s, "bad request: h2: header list over %d bytes, %d "
+		       "fields or %d bytes a field", SPIFFE_H2_MAX_HEADER_LIST,
+		       SPIFFE_H2_MAX_HEADERS, SPIFFE_HPACK_MAX_STRING);
+		h2_reject(c, sid, 431, ended);
+		return;
+	}
 	/* Past the stream limit only reset streams still at the workers
 	 * are counted: a client resetting faster than handlers run. */
 	if (c->nstreams >= 2 * (size_t)s->cfg.h2_streams) {
@@ -1509,6 +1516,7 @@ static void h2_start(conn *c)
 
 	memset(&opt, 0, sizeof(opt));
 	opt.max_streams = (uint32_t)s->cfg.h2_streams;
+	opt.report_oversized = 1;       /* answered 431, as on HTTP/1.1 */
 	c->h2 = malloc(sizeof(*c->h2));
 	if (c->h2 == NULL ||
 	    spiffe_h2_init(c->h2, SPIFFE_H2_SERVER, &cb, c, &opt) != 0) {

@@ -535,7 +535,7 @@ static uint8_t big[1 << 20];
 TEST(flow_control_one_mib_through_64k_windows)
 {
 	struct rec c, s;
-	spiffe_h2_options o = { 65535, 65535, 0 };
+	spiffe_h2_options o = { 65535, 65535, 0, 0 };
 	uint32_t id, sum = 0;
 	size_t off = 0;
 
@@ -824,6 +824,50 @@ TEST(large_header_block_is_split)
 	spiffe_h2_free(&s.s);
 }
 
+/*
+ * With report_oversized (an HTTP server's choice), a request over our
+ * header list limits opens its stream and comes with no fields and
+ * SPIFFE_H2_OVERSIZED, so the server can answer it (431).
+ */
+TEST(oversized_request_reported)
+{
+	struct rec c, s;
+	static uint8_t v[6000];
+	spiffe_header h[7];
+	spiffe_h2_options so = { 0, 0, 0, 1 };
+	static const spiffe_header r431[] = {
+		{ (const uint8_t *)":status", 7, (const uint8_t *)"431", 3, 0 },
+	};
+	uint32_t id;
+
+	for (size_t i = 0; i < sizeof(v); i++)
+		v[i] = (uint8_t)"{}<>^`|~"[i % 8];
+	memcpy(h, get_req, sizeof(get_req));
+	for (int i = 4; i < 7; i++)
+		h[i] = (spiffe_header){ (const uint8_t *)"x-big", 5, v,
+					sizeof(v), SPIFFE_HEADER_NO_INDEX };
+	CHECK_INT(pair(&c, &s, NULL, &so), 0);
+	CHECK_INT(feed_hex(&c, "000006 04 00 00000000 000600100000"), 0);
+	CHECK_INT(spiffe_h2_submit_request(&c.s, h, 7, 1, &id), 0);
+	CHECK_INT(pump(&c, &s), 0);
+	CHECK_INT(sr(&s, id)->sections, 1);
+	CHECK_INT(sr(&s, id)->flags,
+		  SPIFFE_H2_OVERSIZED | SPIFFE_H2_END_STREAM);
+	CHECK_STR(sr(&s, id)->last, "");
+	CHECK_INT(spiffe_h2_submit_response(&s.s, id, r431, 1, 1), 0);
+	CHECK_INT(pump(&c, &s), 0);
+	CHECK_INT(sr(&c, id)->closed, 1);
+	CHECK_INT(sr(&c, id)->code, 0);
+	CHECK_STR(sr(&c, id)->last, ":status: 431\n");
+	/* HPACK stayed in step: the next request works */
+	CHECK_INT(spiffe_h2_submit_request(&c.s, get_req, 4, 1, &id), 0);
+	CHECK_INT(pump(&c, &s), 0);
+	CHECK_INT(sr(&s, id)->sections, 1);
+	CHECK_INT(sr(&s, id)->flags, SPIFFE_H2_END_STREAM);
+	spiffe_h2_free(&c.s);
+	spiffe_h2_free(&s.s);
+}
+
 TEST(reset_from_on_data_discards_rest)
 {
 	struct rec c, s;
@@ -1032,8 +1076,8 @@ TEST(invalid_preface_and_first_frame)
 TEST(data_over_windows)
 {
 	struct rec r;
-	spiffe_h2_options o = { 1 << 20, 0, 0 };
-	spiffe_h2_options o2 = { 0, 1 << 20, 0 };
+	spiffe_h2_options o = { 1 << 20, 0, 0, 0 };
+	spiffe_h2_options o2 = { 0, 1 << 20, 0, 0 };
 	static uint8_t d[16384];
 
 	/* connection window 65535 exceeded by the fourth 16 KiB frame */
@@ -1285,7 +1329,7 @@ TEST(response_rules_on_the_client)
 TEST(concurrency_limit_refuses_streams)
 {
 	struct rec r;
-	spiffe_h2_options o = { 0, 0, 1 };
+	spiffe_h2_options o = { 0, 0, 1, 0 };
 
 	CHECK_INT(raw_server(&r, &o), 0);
 	CHECK_INT(feed_hex(&r, OPEN1 "000006 01 04 00000003 828684010178"),
@@ -1436,8 +1480,8 @@ TEST(submission_rules)
 TEST(options_are_checked)
 {
 	spiffe_h2_session s;
-	spiffe_h2_options small = { 1000, 0, 0 };
-	spiffe_h2_options many = { 0, 0, SPIFFE_H2_MAX_STREAMS + 1 };
+	spiffe_h2_options small = { 1000, 0, 0, 0 };
+	spiffe_h2_options many = { 0, 0, SPIFFE_H2_MAX_STREAMS + 1, 0 };
 
 	CHECK_INT(spiffe_h2_init(&s, 7, NULL, NULL, NULL), SPIFFE_ERR_ARG);
 	spiffe_h2_free(&s);
@@ -1471,6 +1515,7 @@ int main(void)
 	RUN(goaway_refuses_later_streams);
 	RUN(continuation_reassembles);
 	RUN(large_header_block_is_split);
+	RUN(oversized_request_reported);
 	RUN(reset_from_on_data_discards_rest);
 	RUN(window_accounting_with_padding_and_reset);
 	RUN(connection_errors_send_goaway_with_rfc_code);

@@ -1190,7 +1190,7 @@ static void on_preface_timeout(spiffe_evloop *l, void *arg)
 /* A new connection; fd < 0 for a memory one.  NULL on failure. */
 static struct conn *conn_new(spiffe_agent_server *s, int fd)
 {
-	spiffe_h2_options opt = { 0, 0, SPIFFE_AGENT_MAX_STREAMS };
+	spiffe_h2_options opt = { 0, 0, SPIFFE_AGENT_MAX_STREAMS, 0 };
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
