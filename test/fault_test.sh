@@ -498,4 +498,58 @@ for fdn in fdserver fdproxy; do
 	kill "$pid"
 done
 
+# The agent the same way: 100 Workload API connections held.
+# (ulimit -n sets the hard limit too: the agent raises its soft limit
+# to the hard one.)
+sh -c 'ulimit -n 64 && exec "$@"' sh "$AGENT" run -dataDir "$T/data" \
+	-socketPath "$T/fd.sock" > "$T/fdagent.log" 2>&1 &
+fda=$!
+PIDS="$PIDS $fda"
+wait_for 10 has_text "$T/fdagent.log" 'msg="Serving the Workload API"'
+$PY -c 'import socket, sys, time
+s = []
+for _ in range(100):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    s.append(c)
+time.sleep(3)' "$T/fd.sock" &
+fl=$!
+wait_for 10 has_text "$T/fdagent.log" 'msg="Cannot accept a connection"'
+expect_eq "fds exhausted, agent: logged" \
+	"$(grep -m 1 'Cannot accept' "$T/fdagent.log" | sed 's/^time="[^"]*" //')" \
+	'level=error msg="Cannot accept a connection" error="Too many open files"'
+sleep 0.5
+c0=$(cpu_ticks "$fda")
+sleep 1
+c1=$(cpu_ticks "$fda")
+if [ $((c1 - c0)) -lt 20 ]; then pass; else
+	fail "fds exhausted, agent: no spinning" "$((c1 - c0)) ticks in 1 s"
+fi
+wait $fl
+expect_eq "fds exhausted, agent: healthy after" \
+	"$("$AGENT" healthcheck -socketPath "$T/fd.sock" 2>&1)" \
+	"Agent is healthy."
+kill "$fda"
+
+# --- a Workload API answer over the 4 MiB gRPC limit -----------------------
+# ResourceExhausted in grpc-go's words, from the CLI at once and from a
+# program as the last error when its start-up timeout ends.
+$PY test/fault/big_api.py "$T/big.sock" 4194305 > "$T/big.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_for 10 has_text "$T/big.out" READY
+TOOBIG="ResourceExhausted: grpc: received message larger than max"
+TOOBIG="$TOOBIG (4194305 vs. 4194304)"
+expect_eq "4 MiB + 1 answer: spiffe api fetch x509" \
+	"$("$SPIFFE" api fetch x509 -socketPath "$T/big.sock" 2>&1; echo "rc=$?")" \
+	"spiffe: cannot fetch X.509-SVIDs: $TOOBIG
+rc=1"
+expect_eq "4 MiB + 1 answer: spiffe api fetch jwt" \
+	"$("$SPIFFE" api fetch jwt -audience x -socketPath "$T/big.sock" 2>&1)" \
+	"spiffe: cannot fetch JWT-SVIDs: $TOOBIG"
+SPIFFE_ENDPOINT_SOCKET=unix://$T/big.sock "$SERVER" -timeout 1s \
+	> "$T/big.srv" 2>&1
+expect_eq "4 MiB + 1 answer: server exit" "$?" 1
+expect_eq "4 MiB + 1 answer: server" "$(untime < "$T/big.srv")" \
+	"Unable to create X509Source: timed out after 1s; last error: $TOOBIG"
+
 finish
