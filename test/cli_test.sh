@@ -780,6 +780,9 @@ outcome "-socketPath bare path" 0 "" ""
 run api fetch x509 -socketPath "$T/none.sock"
 outcome "unreachable" 2 'spiffe: cannot fetch X.509-SVIDs: Unavailable:'\
 " cannot connect to unix://$T/none.sock: No such file or directory" ""
+run api fetch x509 -socketPath tcp://127.0.0.1:1
+outcome "tcp address" 2 'spiffe: cannot fetch X.509-SVIDs: Unavailable:'\
+' cannot connect to tcp://127.0.0.1:1: Connection refused' ""
 run api fetch x509 -socketPath none.sock
 outcome "relative -socketPath" 2 'spiffe: invalid value for flag'\
 ' -socketPath: workload endpoint socket URI must have a "tcp" or "unix"'\
