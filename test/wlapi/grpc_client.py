@@ -28,6 +28,9 @@ Commands:
   hold            opens --count channels, each with a FetchX509SVID
                   stream; prints "HOLDING n" once each got its first
                   response, then waits to be killed
+  bytes           no gRPC: sends --body (hex) on a plain connection and
+                  reads until the server closes it: "CLOSED goaway=<code>"
+                  (the GOAWAY error code it sent, or none) or "OPEN"
 Header options: --no-header, --header VALUE (repeatable: sent in order).
 """
 import argparse
@@ -376,6 +379,35 @@ def cmd_hold(c):
         time.sleep(3600)
 
 
+def cmd_bytes(c):
+    import socket
+    sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sk.connect(c.args.socket)
+    sk.sendall(binascii.unhexlify(c.args.body or ""))
+    sk.settimeout(c.args.timeout)
+    got = b""
+    try:
+        while True:
+            b = sk.recv(65536)
+            if not b:
+                break
+            got += b
+    except socket.timeout:
+        print("OPEN")
+        return
+    except ConnectionResetError:
+        pass
+    # Frames: 3-byte length, type, flags, 4-byte stream id.
+    code = "none"
+    i = 0
+    while i + 9 <= len(got):
+        n = int.from_bytes(got[i:i + 3], "big")
+        if got[i + 3] == 7 and i + 9 + 8 <= len(got):
+            code = str(int.from_bytes(got[i + 13:i + 17], "big"))
+        i += 9 + n
+    print("CLOSED goaway=%s" % code)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--socket", required=True)
@@ -398,7 +430,7 @@ def main():
         "x509": cmd_x509, "x509-bundles": cmd_x509_bundles,
         "jwt-bundles": cmd_jwt_bundles, "jwt": cmd_jwt,
         "validate": cmd_validate, "watch-x509": cmd_watch_x509,
-        "raw": cmd_raw, "hold": cmd_hold,
+        "raw": cmd_raw, "hold": cmd_hold, "bytes": cmd_bytes,
     }
     if args.command not in cmds:
         print("BAD unknown command %s" % args.command)
