@@ -317,7 +317,8 @@ static struct rpc *call(struct client *c, const char *method,
 
 	snprintf(path, sizeof(path), "/SpiffeWorkloadAPI/%s", method);
 	spiffe_grpc_prefix(buf, (uint32_t)len);
-	memcpy(buf + 5, msg, len);
+	if (len > 0)
+		memcpy(buf + 5, msg, len);
 	return call_raw(c, path, NULL, 0, buf, len + 5);
 }
 
