@@ -854,7 +854,8 @@ TEST(claims_struct)
 	CHECK_STR(json, "{\"aud\":[\"one\"],\"sub\":\"spiffe://example.org/w"
 		  "\",\"exp\":1700000000,\"f\":1.5,\"neg\":-2,"
 		  "\"big\":1.0000000000000001e+300,\"n\":null,\"t\":true,"
-		  "\"no\":false,\"esc\":\"a\xc3\xa9\\u000a\",\"o\":{\"aud\":\"x\",\"l\":[1,[],{}]},\"e\":\"\"}");
+		  "\"no\":false,\"esc\":\"a\xc3\xa9\\u000a\","
+		  "\"o\":{\"aud\":\"x\",\"l\":[1,[],{}]},\"e\":\"\"}");
 	free(json);
 	free(out);
 }

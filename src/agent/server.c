@@ -104,6 +104,8 @@ struct conn {
 	spiffe_agent_workload w;
 	int attest_rc;          /* 0: attested */
 	int pidfd;
+	pid_t pid;              /* SO_PEERCRED, for logs (0: unknown) */
+	uid_t uid;
 	size_t *match;          /* snapshot indexes, in order */
 	size_t nmatch;
 	uint64_t match_gen;     /* snapshot generation of match, 0 none */
@@ -163,8 +165,8 @@ static void log_conn(spiffe_agent_logline *l, const struct conn *c,
 		     int level, const char *msg)
 {
 	spiffe_agent_log_begin(l, lg(c->srv), level, msg);
-	spiffe_agent_log_int(l, "pid", (int64_t)c->w.pid);
-	spiffe_agent_log_int(l, "uid", (int64_t)c->w.uid);
+	spiffe_agent_log_int(l, "pid", (int64_t)c->pid);
+	spiffe_agent_log_int(l, "uid", (int64_t)c->uid);
 }
 
 /* The unix:path selector's value, or "" (a view into w). */
@@ -433,7 +435,8 @@ static void call_fin(struct conn *c, struct call *k, int http, int code,
 
 		log_conn(&l, c, code == SPIFFE_GRPC_CANCELLED ?
 			 SPIFFE_LOG_DEBUG : SPIFFE_LOG_ERROR, "Call failed");
-		spiffe_agent_log_cstr(&l, "method", rpc_name(k->rpc));
+		if (k->rpc != RPC_NONE)
+			spiffe_agent_log_cstr(&l, "method", rpc_name(k->rpc));
 		spiffe_agent_log_cstr(&l, "code",
 				      spiffe_grpc_code_name(code));
 		spiffe_agent_log_cstr(&l, "error", k->fin_msg);
@@ -1018,9 +1021,9 @@ static void on_data(void *ctx, uint32_t id, const uint8_t *p, size_t len,
 					 "for grpc-encoding \"%s\"",
 					 k->encoding);
 			else
-				call_fin(c, k, 0, SPIFFE_GRPC_INTERNAL, "grpc: "
-					 "compressed flag set with identity "
-					 "or empty encoding");
+				call_fin(c, k, 0, SPIFFE_GRPC_INTERNAL,
+					 "grpc: compressed flag set with "
+					 "identity or empty encoding");
 			return;
 		}
 		if (rc < 0) {
@@ -1133,6 +1136,16 @@ static void conn_flush(struct conn *c)
 	conn_set_events(c, SPIFFE_EV_IN | (len > 0 ? SPIFFE_EV_OUT : 0));
 }
 
+static void log_h2_error(const struct conn *c)
+{
+	spiffe_agent_logline l;
+
+	log_conn(&l, c, SPIFFE_LOG_WARN,
+		 "Closing connection after an HTTP/2 error");
+	spiffe_agent_log_cstr(&l, "error", spiffe_h2_errmsg(&c->h2));
+	spiffe_agent_log_end(&l);
+}
+
 static void on_conn_io(spiffe_evloop *l, void *arg, uint32_t events)
 {
 	struct conn *c = arg;
@@ -1158,14 +1171,7 @@ static void on_conn_io(spiffe_evloop *l, void *arg, uint32_t events)
 			if (c->rx >= 24)
 				spiffe_timer_cancel(l, &c->preface);
 			if (spiffe_h2_feed(&c->h2, buf, (size_t)n) != 0) {
-				spiffe_agent_logline ll;
-
-				log_conn(&ll, c, SPIFFE_LOG_WARN,
-					 "Closing connection after an "
-					 "HTTP/2 error");
-				spiffe_agent_log_cstr(&ll, "error",
-						      spiffe_h2_errmsg(&c->h2));
-				spiffe_agent_log_end(&ll);
+				log_h2_error(c);
 				c->closing = 1;
 				break;
 			}
@@ -1221,11 +1227,20 @@ static void conn_attest(struct conn *c)
 	spiffe_agent_logline l;
 	spiffe_errbuf eb;
 
+	struct ucred cred;
+	socklen_t sl = sizeof(cred);
+
+	/* Who it claims to be, for the log even if attestation fails. */
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) == 0 &&
+	    sl == sizeof(cred)) {
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+	}
 	c->attest_rc = spiffe_agent_attest_fd_pinned(s->att, c->fd, &c->w,
 						     &c->pidfd, &eb);
 	if (c->attest_rc != 0) {
-		spiffe_agent_log_begin(&l, lg(s), SPIFFE_LOG_ERROR,
-				       "Workload attestation failed");
+		log_conn(&l, c, SPIFFE_LOG_ERROR,
+			 "Workload attestation failed");
 		spiffe_agent_log_cstr(&l, "error", eb.msg);
 		spiffe_agent_log_end(&l);
 		return;
@@ -1712,23 +1727,23 @@ int spiffe_agent_listen(spiffe_agent_listener *l, const char *path,
 		int probe;
 
 		if (!S_ISSOCK(st.st_mode)) {
-			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "%s exists and is "
-					 "not a socket", path);
+			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "%s exists and "
+					 "is not a socket", path);
 			goto out;
 		}
 		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa,
 					  sizeof(sa)) == 0) {
 			close(probe);
-			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "another agent is "
-					 "serving on %s", path);
+			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "another agent "
+					 "is serving on %s", path);
 			goto out;
 		}
 		if (probe >= 0)
 			close(probe);
 		if (unlink(path) != 0 && errno != ENOENT) {
-			rc = spiffe_fail(eb, SPIFFE_ERR_IO, "cannot remove the "
-					 "stale socket %s: %s", path,
+			rc = spiffe_fail(eb, SPIFFE_ERR_IO, "cannot remove "
+					 "the stale socket %s: %s", path,
 					 strerror(errno));
 			goto out;
 		}
@@ -1788,8 +1803,8 @@ int spiffe_agent_conn_new_mem(spiffe_agent_server *s,
 		free(m);
 		return SPIFFE_ERR_NOMEM;
 	}
-	c->w.pid = w->pid;
-	c->w.uid = w->uid;
+	c->w.pid = c->pid = w->pid;
+	c->w.uid = c->uid = w->uid;
 	c->w.gid = w->gid;
 	c->w.start_time = w->start_time;
 	if (spiffe_selectors_copy(&c->w.sel, &w->sel) != 0) {

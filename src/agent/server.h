@@ -44,6 +44,8 @@
  *    malformed protobuf, a compressed message or a second request
  *    message); a malformed HTTP/2 connection gets GOAWAY and is closed.
  *    Whatever one peer sends affects its own connection only.
+ *    grpc-timeout is not enforced: a client ends a call at its deadline
+ *    by resetting the stream, which frees it here.
  *
  * X.509-SVIDs are issued once per entry and shared by every connection
  * that matches it, re-issued once half their lifetime has passed while

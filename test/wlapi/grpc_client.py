@@ -24,7 +24,8 @@ Commands:
   validate        ValidateJWTSVID (--aud, --token); prints the claims
   watch-x509      FetchX509SVID: prints "UPDATE <serials>" per response
                   until --updates responses came or the stream ended
-  raw             calls --method with --body (hex) as unary or --stream
+  raw             calls --method with --body (hex) as unary or --stream;
+                  with --repeat N or --time: "TIME <seconds> <N> <bytes>"
   hold            opens --count channels, each with a FetchX509SVID
                   stream; prints "HOLDING n" once each got its first
                   response, then waits to be killed
@@ -326,14 +327,22 @@ def cmd_raw(c):
     if c.args.stream:
         call = c.ch.unary_stream(c.args.method, request_serializer=ident,
                                  response_deserializer=ident)
-        it = call(body, metadata=c.md(), timeout=c.args.timeout)
-        r = next(it)
-        it.cancel()
     else:
         call = c.ch.unary_unary(c.args.method, request_serializer=ident,
                                 response_deserializer=ident)
-        r = call(body, metadata=c.md(), timeout=c.args.timeout)
-    print("OK %s" % binascii.hexlify(r).decode())
+    t0 = time.monotonic()
+    for _ in range(c.args.repeat):
+        if c.args.stream:
+            it = call(body, metadata=c.md(), timeout=c.args.timeout)
+            r = next(it)
+            it.cancel()
+        else:
+            r = call(body, metadata=c.md(), timeout=c.args.timeout)
+    t = time.monotonic() - t0
+    if c.args.repeat > 1 or c.args.time:
+        print("TIME %.6f %d %d" % (t, c.args.repeat, len(r)))
+    else:
+        print("OK %s" % binascii.hexlify(r).decode())
 
 
 def cmd_hold(c):
@@ -424,6 +433,8 @@ def main():
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--timeout", type=float, default=10)
     p.add_argument("--print-token", action="store_true")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--time", action="store_true")
     args = p.parse_args()
     c = Client(args)
     cmds = {
