@@ -123,6 +123,16 @@ struct item {
 	int used;                       /* an open stream shows it */
 };
 
+/* A JWT-SVID kept for reuse while more than half its life is left. */
+struct jwt_slot {
+	uint8_t *key;           /* SPIFFE ID, TTL and audiences (jwt_key) */
+	size_t key_len;
+	char *token;
+	size_t token_len;
+	int64_t reuse_until;    /* wall clock, s */
+	uint64_t used;          /* LRU clock */
+};
+
 struct spiffe_agent_server {
 	spiffe_evloop *loop;
 	spiffe_agent_ca *ca;
@@ -146,6 +156,8 @@ struct spiffe_agent_server {
 	spiffe_id td_id;                /* spiffe://<td> */
 	uint8_t *x509b_msg, *jwtb_msg;  /* the bundle responses, framed */
 	size_t x509b_len, jwtb_len;
+	struct jwt_slot jwt[SPIFFE_AGENT_JWT_CACHE];
+	uint64_t jwt_clock;
 	spiffe_agent_server_stats st;
 };
 
@@ -620,6 +632,147 @@ static void build(struct conn *c, struct call *k)
 	}
 }
 
+/* ---- the JWT-SVID cache ------------------------------------------------- */
+
+/*
+ * The cache key of a token: each field as a 4-byte length and its bytes
+ * (so no two lists encode alike).  With out NULL, only counts.
+ */
+static size_t jwt_key(uint8_t *out, const char *id, int64_t ttl,
+		      const spiffe_agent_str *aud, size_t naud)
+{
+	size_t o = 0, idlen = strlen(id);
+
+#define PUT(p, n) do {                                                   \
+		if (out != NULL) {                                       \
+			out[o] = (uint8_t)((n) >> 24);                   \
+			out[o + 1] = (uint8_t)((n) >> 16);               \
+			out[o + 2] = (uint8_t)((n) >> 8);                \
+			out[o + 3] = (uint8_t)(n);                       \
+			if ((n) > 0)                                     \
+				memcpy(out + o + 4, (p), (n));           \
+		}                                                        \
+		o += 4 + (n);                                            \
+	} while (0)
+	PUT(id, idlen);
+	PUT(&ttl, sizeof(ttl));
+	for (size_t i = 0; i < naud; i++)
+		PUT(aud[i].p, aud[i].len);
+#undef PUT
+	return o;
+}
+
+/* A token for key still fresh enough to hand out again, or NULL. */
+static struct jwt_slot *jwt_find(spiffe_agent_server *s, const uint8_t *key,
+				 size_t len, int64_t now)
+{
+	for (size_t i = 0; i < SPIFFE_AGENT_JWT_CACHE; i++) {
+		struct jwt_slot *j = &s->jwt[i];
+
+		if (j->key != NULL && j->key_len == len &&
+		    memcmp(j->key, key, len) == 0 && now < j->reuse_until) {
+			j->used = ++s->jwt_clock;
+			return j;
+		}
+	}
+	return NULL;
+}
+
+static void jwt_slot_free(struct jwt_slot *j)
+{
+	free(j->key);
+	free(j->token);
+	memset(j, 0, sizeof(*j));
+}
+
+/* Keeps a copy of token under key (takes key), evicting the LRU slot. */
+static void jwt_keep(spiffe_agent_server *s, uint8_t *key, size_t len,
+		     const char *token, size_t token_len, int64_t reuse_until)
+{
+	struct jwt_slot *v = &s->jwt[0];
+	char *t = malloc(token_len + 1);
+
+	if (t == NULL) {
+		free(key);
+		return;
+	}
+	memcpy(t, token, token_len + 1);
+	for (size_t i = 0; i < SPIFFE_AGENT_JWT_CACHE; i++) {
+		struct jwt_slot *j = &s->jwt[i];
+
+		/* The same key again (an expired one): replace it. */
+		if (j->key == NULL || (j->key_len == len &&
+				       memcmp(j->key, key, len) == 0)) {
+			v = j;
+			break;
+		}
+		if (j->used < v->used)
+			v = j;
+	}
+	jwt_slot_free(v);
+	v->key = key;
+	v->key_len = len;
+	v->token = t;
+	v->token_len = token_len;
+	v->reuse_until = reuse_until;
+	v->used = ++s->jwt_clock;
+}
+
+/*
+ * The JWT-SVID of entry e for the audiences in r: a cached one with
+ * more than half its life left, or a new one.  *token (from malloc) and
+ * *len; 0 or an error with eb set.
+ */
+static int jwt_get(spiffe_agent_server *s, const spiffe_agent_entry *e,
+		   const spiffe_agent_jwt_req *r, char **token, size_t *len,
+		   spiffe_errbuf *eb)
+{
+	int64_t ttl = e->jwt_svid_ttl ? e->jwt_svid_ttl : s->cfg.jwt_ttl;
+	int64_t now = spiffe_now(), life;
+	struct jwt_slot *j;
+	spiffe_id *id;
+	uint8_t *key;
+	size_t klen;
+	int rc;
+
+	if (ttl == 0)
+		ttl = SPIFFE_AGENT_JWT_TTL;
+	klen = jwt_key(NULL, e->spiffe_id, ttl, r->aud, r->naud);
+	if ((key = malloc(klen)) == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	jwt_key(key, e->spiffe_id, ttl, r->aud, r->naud);
+	if ((j = jwt_find(s, key, klen, now)) != NULL) {
+		free(key);
+		if ((*token = malloc(j->token_len + 1)) == NULL)
+			return spiffe_fail(eb, SPIFFE_ERR_NOMEM,
+					   "out of memory");
+		memcpy(*token, j->token, j->token_len + 1);
+		*len = j->token_len;
+		s->st.jwt_reused++;
+		return 0;
+	}
+	if ((id = malloc(sizeof(*id))) == NULL) {
+		free(key);
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	}
+	rc = spiffe_id_parse_cstr(id, e->spiffe_id, eb);
+	if (rc == 0)
+		rc = spiffe_agent_ca_issue_jwt(s->ca, id, r->aud, r->naud, ttl,
+					       token, len, eb);
+	free(id);
+	if (rc != 0) {
+		free(key);
+		return rc;
+	}
+	s->st.jwt_issued++;
+	/* Reused for half its life, and never past the root's. */
+	life = ttl / 2;
+	if (now + life > s->ca->not_after)
+		life = s->ca->not_after - now;
+	jwt_keep(s, key, klen, *token, *len, now + life);
+	return 0;
+}
+
 static void do_jwt(struct conn *c, struct call *k)
 {
 	spiffe_agent_server *s = c->srv;
@@ -670,20 +823,13 @@ static void do_jwt(struct conn *c, struct call *k)
 	for (size_t m = 0; m < c->nmatch; m++) {
 		size_t i = c->match[m];
 		const spiffe_agent_entry *e = &s->snap.v[i];
-		int64_t ttl = e->jwt_svid_ttl ? e->jwt_svid_ttl :
-			      s->cfg.jwt_ttl;
-		spiffe_id eid;
 		size_t tlen;
 
 		if (r.spiffe_id.len > 0 && strcmp(e->spiffe_id, id->str) != 0)
 			continue;
 		if (hint_taken(s, idx, n, e))
 			continue;
-		rc = spiffe_id_parse_cstr(&eid, e->spiffe_id, &eb);
-		if (rc == 0)
-			rc = spiffe_agent_ca_issue_jwt(s->ca, &eid, r.aud,
-						       r.naud, ttl, &tokens[n],
-						       &tlen, &eb);
+		rc = jwt_get(s, e, &r, &tokens[n], &tlen, &eb);
 		if (rc == SPIFFE_ERR_ARG || rc == SPIFFE_ERR_LIMIT) {
 			call_fin(c, k, 0, SPIFFE_GRPC_INVALID_ARGUMENT, "%s",
 				 eb.msg);
@@ -694,7 +840,6 @@ static void do_jwt(struct conn *c, struct call *k)
 				 "fetch JWT-SVID: %s", eb.msg);
 			goto out;
 		}
-		s->st.jwt_issued++;
 		idx[n] = i;
 		v[n].spiffe_id = str_of(e->spiffe_id);
 		v[n].token.p = tokens[n];
@@ -1613,6 +1758,8 @@ void spiffe_agent_server_free(spiffe_agent_server *s)
 	spiffe_agent_entries_free(&s->snap);
 	free(s->x509b_msg);
 	free(s->jwtb_msg);
+	for (size_t i = 0; i < SPIFFE_AGENT_JWT_CACHE; i++)
+		jwt_slot_free(&s->jwt[i]);
 	free(s);
 }
 
