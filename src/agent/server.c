@@ -161,6 +161,9 @@ struct spiffe_agent_server {
 	spiffe_agent_server_stats st;
 };
 
+/* After a failed re-issue, the old SVID is served and this is waited. */
+#define RETRY_MS 1000
+
 static void conn_flush(struct conn *c);
 static void conn_close(struct conn *c);
 static void schedule(spiffe_agent_server *s);
@@ -557,7 +560,8 @@ static void build_x509(struct conn *c, struct call *k)
 			spiffe_agent_log_cstr(&l, "spiffe_id", e->spiffe_id);
 			spiffe_agent_log_cstr(&l, "error", eb.msg);
 			spiffe_agent_log_end(&l);
-			/* Keep serving an old SVID while it is valid. */
+			/* Keep serving an old SVID while it is valid, and
+			 * try again in a second, not at every turn. */
 			if (it->svid.cert == NULL ||
 			    spiffe_now() >= it->svid.not_after) {
 				call_fin(c, k, 0, SPIFFE_GRPC_UNAVAILABLE,
@@ -565,6 +569,7 @@ static void build_x509(struct conn *c, struct call *k)
 					 "%s", e->spiffe_id, eb.msg);
 				goto out;
 			}
+			it->refresh_ms = now + RETRY_MS;
 		}
 		it->used = 1;
 		idx[n] = i;
