@@ -104,6 +104,7 @@ void spiffe_hpack_dec_free(spiffe_hpack_dec *d);
  *    update, more than SPIFFE_HPACK_MAX_INSERT bytes added to the
  *    table): the decoder is then out of step with the peer and the
  *    connection must end (COMPRESSION_ERROR);
+ *  - SPIFFE_ERR_ARG if cap is below SPIFFE_HPACK_TABLE_SIZE;
  *  - SPIFFE_ERR_LIMIT when a name or value exceeds
  *    SPIFFE_HPACK_MAX_STRING, the list exceeds max fields, cap bytes or
  *    SPIFFE_H2_MAX_HEADER_LIST (RFC 9113 section 6.5.2 size).  The block

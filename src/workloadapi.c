@@ -72,6 +72,7 @@ struct spiffe_wlapi_watch {
 	unsigned failures;              /* since the last update: backoff */
 	int final;                      /* a final error was queued */
 	int final_done;                 /* ... and delivered */
+	int stop_queued;                /* the stop's event is queued */
 	int stopping;                   /* spiffe_wlapi_watch_stop called */
 	int stopped;                    /* no callback of it will run */
 	int in_cb;                      /* one of its callbacks runs now */
@@ -222,12 +223,13 @@ static void finish(spiffe_wlapi_client *c, struct call *k,
 	k->state = CS_DONE;
 	if (k->kind == CALL_WATCH) {
 		struct spiffe_wlapi_watch *w = k->w;
+		spiffe_grpc_status copy = *st;
 
 		call_unlink(c, k);
 		call_free(k);
 		if (w != NULL) {
 			w->call = NULL;
-			watch_failed(c, w, st);
+			watch_failed(c, w, &copy);
 		}
 		return;
 	}
@@ -250,12 +252,19 @@ static void finish_with(spiffe_wlapi_client *c, struct call *k, int err,
 
 /* ---- watches ----------------------------------------------------------- */
 
-static int64_t backoff_ms(unsigned failures)
+/*
+ * When w's next stream opens after one more failure: go-spiffe's linear
+ * backoff, 1 s, 2 s, 3 s ... 30 s, 30 s, with no jitter.
+ */
+static int64_t next_attempt(struct spiffe_wlapi_watch *w)
 {
-	int64_t ms = (int64_t)(failures + 1) * 1000;
+	int64_t ms = (int64_t)(w->failures + 1) * 1000;
 
-	return ms < SPIFFE_WLAPI_BACKOFF_MAX_MS ? ms :
-	       SPIFFE_WLAPI_BACKOFF_MAX_MS;
+	if (ms >= SPIFFE_WLAPI_BACKOFF_MAX_MS)
+		ms = SPIFFE_WLAPI_BACKOFF_MAX_MS;
+	else
+		w->failures++;
+	return spiffe_monotonic_ms() + ms;
 }
 
 /* A watch's stream ended: report it; retry unless it is final. */
@@ -280,8 +289,7 @@ static void watch_failed(spiffe_wlapi_client *c, struct spiffe_wlapi_watch *w,
 	w->retry_at = NEVER;    /* set when the event is delivered */
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		/* Cannot report; still retry. */
-		w->retry_at = spiffe_monotonic_ms() +
-			      backoff_ms(w->failures++);
+		w->retry_at = next_attempt(w);
 		return;
 	}
 	e->w = w;
@@ -327,8 +335,7 @@ static void watch_open(spiffe_wlapi_client *c, struct spiffe_wlapi_watch *w)
 		k = call_new(c, watch_method(w->kind), CALL_WATCH, req, len);
 	if (k == NULL) {
 		free(req);
-		w->retry_at = spiffe_monotonic_ms() +
-			      backoff_ms(w->failures++);
+		w->retry_at = next_attempt(w);
 		return;
 	}
 	k->w = w;
@@ -434,8 +441,7 @@ static void deliver(spiffe_wlapi_client *c)
 		if (updated)
 			w->failures = 0;
 		if (e->retry && !w->stopping)
-			w->retry_at = spiffe_monotonic_ms() +
-				      backoff_ms(w->failures++);
+			w->retry_at = next_attempt(w);
 		if (e->final)
 			w->final_done = 1;
 		if (e->final && e->err == SPIFFE_ERR_CANCELED)
@@ -827,7 +833,7 @@ static int64_t housekeeping(spiffe_wlapi_client *c, int64_t now)
 	for (struct spiffe_wlapi_watch *w = c->watches; w != NULL;
 	     w = w->next) {
 		if (w->stopping || c->stop) {
-			if (w->stopped || w->self_free)
+			if (w->stopped || w->self_free || w->stop_queued)
 				continue;
 			if (w->call != NULL) {
 				struct call *wk = w->call;
@@ -840,19 +846,19 @@ static int64_t housekeeping(spiffe_wlapi_client *c, int64_t now)
 			}
 			w->stopping = 1;
 			drop_events(c, w);
-			if (w->final_done) {
+			struct event *e = NULL;
+
+			if (w->final_done ||
+			    (e = calloc(1, sizeof(*e))) == NULL) {
+				/* Nothing more to report: stopped now. */
 				w->stopped = 1;
-				continue;
-			}
-			struct event *e = calloc(1, sizeof(*e));
-			if (e == NULL) {
-				w->stopped = 1;
+				pthread_cond_broadcast(&c->cv);
 				continue;
 			}
 			e->w = w;
 			e->err = SPIFFE_ERR_CANCELED;
 			e->final = 1;
-			w->final = 1;
+			w->final = w->stop_queued = 1;
 			snprintf(e->text, sizeof(e->text), "Canceled: %s",
 				 c->stop ? "client closed" : "watch stopped");
 			push_event(c, e);

@@ -13,6 +13,7 @@
  *   validate ADDR AUD TOK  ValidateJWTSVID
  *   noheader ADDR          fetch an X.509 context without the header
  *   watch ADDR N           watch X.509 contexts until N updates
+ *   watchfor ADDR MS [noheader]  a watch for MS ms, errors timed
  *   multi ADDR             two watches and unary calls on one client
  *   source ADDR SECS       an X.509 source, printing each new version
  *   timeout ADDR MS        an X.509 source that cannot start
@@ -164,6 +165,43 @@ static int cmd_watch(const char *addr, int n)
 	spiffe_wlapi_watch_stop(w);
 	spiffe_wlapi_client_free(c);
 	printf("done %d updates\n", s.updates);
+	return 0;
+}
+
+static int64_t watch_t0;
+
+static void w_error_timed(void *arg, int err, const char *msg, int final)
+{
+	printf("watcherror@%lld %d final %d %s\n",
+	       (long long)(spiffe_monotonic_ms() - watch_t0), err, final, msg);
+	fflush(stdout);
+	(void)arg;
+}
+
+/* A watch for ms milliseconds, each error with its time. */
+static int cmd_watchfor(const char *addr, int ms, int noheader)
+{
+	spiffe_wlapi_options o;
+	spiffe_wlapi_client *c;
+	spiffe_wlapi_watch *w;
+	spiffe_wlapi_watcher cb = { w_x509, NULL, NULL, w_error_timed, NULL };
+	struct watch_state s = { PTHREAD_MUTEX_INITIALIZER,
+				 PTHREAD_COND_INITIALIZER, 0, 0, 0, "" };
+	spiffe_errbuf eb;
+	int rc;
+
+	options(&o, addr);
+	o.omit_header = noheader;
+	cb.arg = &s;
+	if ((rc = spiffe_wlapi_client_new(&c, &o, &eb)) != 0)
+		return fail("client", rc, &eb);
+	watch_t0 = spiffe_monotonic_ms();
+	if ((rc = spiffe_wlapi_watch_start(c, SPIFFE_WLAPI_X509_CONTEXT, &cb,
+					   &w, &eb)) != 0)
+		return fail("watch", rc, &eb);
+	usleep((useconds_t)ms * 1000);
+	spiffe_wlapi_watch_stop(w);
+	spiffe_wlapi_client_free(c);
 	return 0;
 }
 
@@ -351,6 +389,8 @@ static int probe(int argc, char **argv)
 
 	if (strcmp(cmd, "watch") == 0 && argc == 4)
 		return cmd_watch(addr, atoi(argv[3]));
+	if (strcmp(cmd, "watchfor") == 0 && argc >= 4)
+		return cmd_watchfor(addr, atoi(argv[3]), argc == 5);
 	if (strcmp(cmd, "multi") == 0)
 		return cmd_multi(addr);
 	if (strcmp(cmd, "source") == 0 && argc == 4)

@@ -6,10 +6,14 @@
 #   sh test/wlapi_test.sh BUILD_DIR
 . test/lib.sh
 b=${1:-build}
-P=$b/test/test_wlapi_client
+PROBE=$b/test/test_wlapi_client
+# No run may hang the suite.
+P="timeout 120 $PROBE"
 T=$(mktemp -d)
 PIDS=""
 cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	sleep 0.2
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$T"
@@ -135,6 +139,47 @@ expect_eq "one update per rotation" "$(grep -c '^update svid' "$T/watch.out")" 4
 expect_contains "watch stop is final" "$(cat "$T/watch.out")" \
 	"watcherror -28 final 1 Canceled: watch stopped"
 
+# --- a watch's backoff: 1 s, 2 s, 3 s ... between attempts -------------
+# Nobody listens: attempts at 0, 1, 3 and 6 s, then the stop is final.
+out=$($P watchfor "unix://$T/none.sock" 6500)
+expect_eq "watch attempts in 6.5 s" \
+	"$(echo "$out" | grep -c 'final 0 Unavailable: ')" 4
+expect_eq "backoff schedule" "$(echo "$out" | awk -F'[@ ]' '
+	BEGIN { split("0 1000 3000 6000", want, " ") }
+	/final 0/ {
+		n++
+		if ($2 < want[n] || $2 > want[n] + 400) bad = bad " " $2
+	}
+	END { if (bad == "") print "ok"; else print "off:" bad }')" ok
+expect_contains "stop after failures is final" "$out" \
+	"-28 final 1 Canceled: watch stopped"
+
+# InvalidArgument is final: one call, one error, no retry.
+before=$(grep -c '^FetchX509SVID' "$T/main/calls.log")
+out=$($P watchfor "$A" 2500 noheader)
+expect_eq "invalid argument ends the watch" \
+	"$(echo "$out" | sed 's/@[0-9]*//')" \
+	"watcherror -20 final 1 InvalidArgument: security header missing from request"
+expect_eq "no retry after InvalidArgument" \
+	"$(($(grep -c '^FetchX509SVID' "$T/main/calls.log") - before))" 1
+
+# PermissionDenied on an open stream (SIGUSR2): reported, retried with
+# backoff, and the watch gets the identity back when it returns.
+$P watchfor "$A" 6000 > "$T/pd.out" 2>&1 &
+pdpid=$!
+PIDS="$PIDS $pdpid"
+wait_for "$T/pd.out" "update svid" || fail "pd first" "$(cat "$T/pd.out")"
+kill -USR2 "$pid_main"
+wait_for "$T/pd.out" "final 0 PermissionDenied: no identity issued" ||
+	fail "pd reported" "$(cat "$T/pd.out")"
+kill -USR2 "$pid_main"
+wait "$pdpid"
+expect_eq "updates around PermissionDenied" \
+	"$(grep -c '^update svid' "$T/pd.out")" 2
+expect_eq "last update after the denial" \
+	"$(grep -v '^update bundle' "$T/pd.out" | tail -n 2 | head -n 1 |
+	   cut -d' ' -f1-2)" "update svid"
+
 # --- PermissionDenied, and the source's start-up timeout ---------------
 start denied --no-identity
 D=unix://$T/denied.sock
@@ -200,9 +245,9 @@ vg() {
 	n=$1
 	want=$2
 	shift 2
-	valgrind --error-exitcode=99 --leak-check=full \
+	timeout 300 valgrind --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect,possible \
-		$P "$@" > "$T/vg.out" 2> "$T/vg.err"
+		"$PROBE" "$@" > "$T/vg.out" 2> "$T/vg.err"
 	rc=$?
 	if [ $rc -eq "$want" ] &&
 	   grep -q "ERROR SUMMARY: 0 errors" "$T/vg.err"; then pass; else
@@ -210,8 +255,8 @@ vg() {
 			head -n 30)"
 	fi
 }
-if nm "$P" 2>/dev/null | grep -q __asan_init; then
-	echo "SKIP valgrind: $P is built with ASan"
+if nm "$PROBE" 2>/dev/null | grep -q __asan_init; then
+	echo "SKIP valgrind: $PROBE is built with ASan"
 elif command -v valgrind >/dev/null; then
 	vg multi 0 multi "$A"
 	vg watch 0 watch "$A" 1
