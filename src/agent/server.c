@@ -205,10 +205,15 @@ static int entry_cmp(const spiffe_agent_entry *a, const spiffe_agent_entry *b)
 	return r != 0 ? r : strcmp(a->id, b->id);
 }
 
-/* An item issued for a stays valid for b: same ID, entry and TTL. */
+/*
+ * An item issued for a carries over to b: same SPIFFE ID, entry ID and
+ * TTL, and the same hint (a new item has a new version, so streams that
+ * show it are sent the new hint).
+ */
 static int same_svid(const spiffe_agent_entry *a, const spiffe_agent_entry *b)
 {
-	return entry_cmp(a, b) == 0 && a->x509_svid_ttl == b->x509_svid_ttl;
+	return entry_cmp(a, b) == 0 && a->x509_svid_ttl == b->x509_svid_ttl &&
+	       strcmp(a->hint, b->hint) == 0;
 }
 
 static void item_drop(struct item *it)
@@ -332,7 +337,17 @@ static int item_due(const spiffe_agent_server *s, size_t i, int64_t now)
 
 /* ---- matching ----------------------------------------------------------- */
 
-/* Brings c->match up to date with the snapshot; SPIFFE_ERR_NOMEM. */
+static int matches(const struct conn *c, const spiffe_agent_entry *e)
+{
+	/* An entry without selectors never matches. */
+	return c->attest_rc == 0 && e->sel.n > 0 &&
+	       spiffe_selectors_subset(&e->sel, &c->w.sel);
+}
+
+/*
+ * Brings c->match up to date with the snapshot (counted first, so a
+ * connection holds only the indexes it matches); SPIFFE_ERR_NOMEM.
+ */
 static int conn_match(struct conn *c)
 {
 	spiffe_agent_server *s = c->srv;
@@ -344,19 +359,14 @@ static int conn_match(struct conn *c)
 	c->match = NULL;
 	c->nmatch = 0;
 	c->match_gen = 0;
-	if (c->attest_rc == 0 && s->snap.n > 0) {
-		c->match = malloc(s->snap.n * sizeof(*c->match));
-		if (c->match == NULL)
-			return SPIFFE_ERR_NOMEM;
-		for (size_t i = 0; i < s->snap.n; i++) {
-			const spiffe_agent_entry *e = &s->snap.v[i];
-
-			/* An entry without selectors never matches. */
-			if (e->sel.n > 0 &&
-			    spiffe_selectors_subset(&e->sel, &c->w.sel))
-				c->match[n++] = i;
-		}
-	}
+	for (size_t i = 0; i < s->snap.n; i++)
+		n += (size_t)matches(c, &s->snap.v[i]);
+	if (n > 0 && (c->match = malloc(n * sizeof(*c->match))) == NULL)
+		return SPIFFE_ERR_NOMEM;
+	n = 0;
+	for (size_t i = 0; i < s->snap.n; i++)
+		if (matches(c, &s->snap.v[i]))
+			c->match[n++] = i;
 	c->nmatch = n;
 	c->match_gen = s->gen;
 	return 0;
