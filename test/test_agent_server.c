@@ -1198,6 +1198,51 @@ TEST(trailers_encoding)
 	CHECK_INT(t.h[3].value_len, 511);
 }
 
+/* Log lines: bare and quoted values, escapes, a cut line. */
+TEST(log_lines)
+{
+	spiffe_agent_log log;
+	spiffe_agent_logline l;
+	char buf[4096], big[3000];
+	int p[2];
+	ssize_t n;
+	int level;
+
+	CHECK(pipe(p) == 0);
+	log.fd = p[1];
+	log.level = SPIFFE_LOG_INFO;
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_DEBUG, "dropped");
+	spiffe_agent_log_end(&l);
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_WARN, "a \"b\"");
+	spiffe_agent_log_cstr(&l, "path", "/usr/bin/x-1.2_b@c^d+e");
+	spiffe_agent_log_str(&l, "evil", "a\nb\"c\\\x01\xff\xc2\x85\xc3\xa9"
+			     "\x7f", 13);
+	spiffe_agent_log_int(&l, "n", -42);
+	spiffe_agent_log_cstr(&l, "e", "");
+	spiffe_agent_log_end(&l);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	CHECK(strncmp(buf, "time=\"", 6) == 0);
+	CHECK_STR(strstr(buf, " level="), " level=warning msg=\"a \\\"b\\\"\" "
+		  "path=/usr/bin/x-1.2_b@c^d+e evil=\"a\\nb\\\"c\\\\\\x01"
+		  "\\xff\\u0085\xc3\xa9\\x7f\" n=-42 e=\n");
+	memset(big, 'a', sizeof(big));
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_ERROR, "big");
+	spiffe_agent_log_str(&l, "v", big, sizeof(big));
+	spiffe_agent_log_end(&l);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	CHECK_INT(n, SPIFFE_AGENT_LOG_LINE);
+	CHECK(memcmp(buf + n - 4, "...\n", 4) == 0);
+	close(p[0]);
+	close(p[1]);
+	CHECK(spiffe_agent_log_level_parse("WARNING", 7, &level) == 0 &&
+	      level == SPIFFE_LOG_WARN);
+	CHECK(spiffe_agent_log_level_parse("Debug", 5, &level) == 0 &&
+	      level == SPIFFE_LOG_DEBUG);
+	CHECK(spiffe_agent_log_level_parse("verbose", 7, &level) != 0);
+}
+
 int main(void)
 {
 	if (agent_start() != 0 ||
@@ -1224,6 +1269,7 @@ int main(void)
 	RUN(claims_struct);
 	RUN(encode_limits);
 	RUN(trailers_encoding);
+	RUN(log_lines);
 	agent_stop();
 	return test_summary();
 }
