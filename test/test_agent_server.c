@@ -975,7 +975,8 @@ static int handed_over(const char *sock, int own, char *msg)
 
 			if (read(go[0], &ch, 1) != 1)
 				_exit(1);
-			rc = fd_call(fd, "/SpiffeWorkloadAPI/FetchX509SVID", m);
+			rc = fd_call(fd, "/SpiffeWorkloadAPI/FetchX509SVID",
+				     m);
 			if (write(res[1], &rc, sizeof(rc)) != sizeof(rc) ||
 			    write(res[1], m, sizeof(m)) != sizeof(m))
 				_exit(1);
