@@ -1842,9 +1842,10 @@ static int make_dirs(char *dir, spiffe_errbuf *eb)
 		if (rc != 0)
 			return rc;
 	}
-	/* chmod after mkdir: the umask must not lock workloads out. */
+	/* chmod after mkdir: the umask must not lock workloads out (and
+	 * never through a symbolic link swapped in meanwhile). */
 	if ((mkdir(dir, 0755) != 0 && errno != EEXIST) ||
-	    chmod(dir, 0755) != 0)
+	    fchmodat(AT_FDCWD, dir, 0755, AT_SYMLINK_NOFOLLOW) != 0)
 		return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot create %s: %s",
 				   dir, strerror(errno));
 	return 0;
@@ -1924,7 +1925,8 @@ int spiffe_agent_listen(spiffe_agent_listener *l, const char *path,
 		goto out;
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    chmod(path, 0777) != 0 || listen(fd, 512) != 0 ||
+	    fchmodat(AT_FDCWD, path, 0777, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    listen(fd, 512) != 0 ||
 	    lstat(path, &st) != 0) {
 		rc = spiffe_fail(eb, SPIFFE_ERR_IO, "cannot listen on %s: %s",
 				 path, strerror(errno));
