@@ -1936,6 +1936,7 @@ int spiffe_agent_listen(spiffe_agent_listener *l, const char *path,
 	l->ino = st.st_ino;
 	memcpy(l->path, path, strlen(path) + 1);
 	l->fd = fd;
+	l->open = 1;
 	fd = -1;
 	rc = 0;
 out:
@@ -1949,10 +1950,11 @@ void spiffe_agent_listener_close(spiffe_agent_listener *l)
 {
 	struct stat st;
 
-	if (l->fd < 0)
+	if (!l->open)
 		return;
 	close(l->fd);
 	l->fd = -1;
+	l->open = 0;
 	if (lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    st.st_dev == l->dev && st.st_ino == l->ino)
 		unlink(l->path);
