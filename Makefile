@@ -44,7 +44,10 @@ endif
 ifdef STATIC
 O ?= build/static
 CC := musl-gcc
-LDFLAGS += -static
+# Small static programs: every function in its own section, unused ones
+# dropped at link time.
+BASE_CFLAGS += -ffunction-sections -fdata-sections
+LDFLAGS += -static -Wl,--gc-sections
 endif
 ifneq ($(CROSS_COMPILE),)
 O ?= build/$(CROSS_COMPILE:%-=%)
@@ -157,8 +160,10 @@ static:
 	$(MAKE) STATIC=1 programs
 	@for p in $(CMD_SRCS:src/cmd/%.c=build/static/%); do \
 		$(STRIP) -o $$p.stripped $$p && \
-		printf '%-36s %7d bytes stripped  ' $$p $$(stat -c %s $$p.stripped) && \
-		file -b $$p | cut -d, -f1-2,5; \
+		printf '%-36s %7d bytes stripped, %s\n' $$p \
+			$$(stat -c %s $$p.stripped) \
+			"$$(file -b $$p | grep -o 'statically linked' || \
+			echo 'NOT statically linked')"; \
 	done
 
 QEMU_AARCH64 ?= qemu-aarch64 -L /usr/aarch64-linux-gnu

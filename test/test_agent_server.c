@@ -6,13 +6,18 @@
  * request decoder and claims encoder on their own. */
 #include "test.h"
 
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/server.h"
 #include "agent/store.h"
 #include "agent/wlmsg.h"
+#include "clock.h"
 #include "grpc.h"
 #include "h2.h"
 #include "rng.h"
@@ -317,7 +322,8 @@ static struct rpc *call(struct client *c, const char *method,
 
 	snprintf(path, sizeof(path), "/SpiffeWorkloadAPI/%s", method);
 	spiffe_grpc_prefix(buf, (uint32_t)len);
-	memcpy(buf + 5, msg, len);
+	if (len > 0)
+		memcpy(buf + 5, msg, len);
 	return call_raw(c, path, NULL, 0, buf, len + 5);
 }
 
@@ -721,6 +727,102 @@ TEST(jwt_and_validate)
 	spiffe_agent_server_tick(A.srv);
 }
 
+TEST(jwt_cache)
+{
+	const char *const sel[] = { "unix:uid:1004" };
+	const char *const aud1[] = { "a", "b", NULL };
+	const char *const aud2[] = { "b", "a", NULL };
+	spiffe_agent_server_stats st0, st;
+	struct client c1, c2;
+	struct rpc *r1, *r2, *r3;
+	uint8_t buf[256];
+	size_t n;
+	char id[65];
+
+	CHECK(add_entry("spiffe://example.org/cached", "unix:uid:1004", NULL,
+			NULL, id) == 0);
+	spiffe_agent_server_tick(A.srv);
+	spiffe_agent_server_stats_get(A.srv, &st0);
+	CHECK(client_open(&c1, sel, 1) == 0);
+	CHECK(client_open(&c2, sel, 1) == 0);
+	n = jwt_req(buf, aud1, NULL);
+	r1 = call(&c1, "FetchJWTSVID", buf, n);
+	r2 = call(&c2, "FetchJWTSVID", buf, n);
+	CHECK(r1 != NULL && r1->nmsg == 1 && r2 != NULL && r2->nmsg == 1);
+	/* The same token for both connections: one signature. */
+	CHECK_INT(r1->len[0], r2->len[0]);
+	CHECK_MEM(r1->msg[0], r2->msg[0], r1->len[0]);
+	spiffe_agent_server_stats_get(A.srv, &st);
+	CHECK_INT(st.jwt_issued - st0.jwt_issued, 1);
+	CHECK_INT(st.jwt_reused - st0.jwt_reused, 1);
+	/* Other audiences (or another order): another token. */
+	n = jwt_req(buf, aud2, NULL);
+	r3 = call(&c1, "FetchJWTSVID", buf, n);
+	CHECK(r3 != NULL && r3->nmsg == 1);
+	spiffe_agent_server_stats_get(A.srv, &st);
+	CHECK_INT(st.jwt_issued - st0.jwt_issued, 2);
+	client_close(&c1);
+	client_close(&c2);
+	CHECK(del_entry(id) == 0);
+	spiffe_agent_server_tick(A.srv);
+}
+
+/* Rotation at half life by the wall clock (as after a host resumes). */
+TEST(rotation)
+{
+	const char *const sel[] = { "unix:uid:1005" };
+	const char *const aud[] = { "a", NULL };
+	spiffe_agent_server_stats st0, st;
+	spiffe_x509_context *c1 = NULL, *c2 = NULL;
+	spiffe_errbuf eb;
+	struct client c;
+	struct rpc *r, *j;
+	uint8_t buf[64];
+	size_t n;
+	char id[65];
+	int64_t t0 = spiffe_now();
+
+	CHECK(add_entry("spiffe://example.org/rot", "unix:uid:1005", NULL,
+			NULL, id) == 0);
+	spiffe_agent_server_tick(A.srv);
+	spiffe_agent_server_stats_get(A.srv, &st0);
+	CHECK(client_open(&c, sel, 1) == 0);
+	r = call(&c, "FetchX509SVID", NULL, 0);
+	n = jwt_req(buf, aud, NULL);
+	j = call(&c, "FetchJWTSVID", buf, n);
+	CHECK(r != NULL && r->nmsg == 1 && j != NULL && j->nmsg == 1);
+	/* Before half of the hour: nothing new. */
+	spiffe_clock_set(t0 + 1700);
+	spiffe_agent_server_tick(A.srv);
+	shuttle(&c);
+	CHECK_INT(r->nmsg, 1);
+	j = call(&c, "FetchJWTSVID", buf, n);       /* 5 min TTL: new */
+	/* Past half of it: a new SVID is pushed. */
+	spiffe_clock_set(t0 + 1801);
+	spiffe_agent_server_tick(A.srv);
+	shuttle(&c);
+	CHECK_INT(r->nmsg, 2);
+	CHECK(spiffe_wlapi_parse_x509_context(r->msg[0], r->len[0], &c1,
+					      &eb) == 0);
+	CHECK(spiffe_wlapi_parse_x509_context(r->msg[1], r->len[1], &c2,
+					      &eb) == 0);
+	spiffe_clock_set(-1);
+	/* Another certificate, valid later. */
+	CHECK(c1->svids[0].chain.serial.len != c2->svids[0].chain.serial.len ||
+	      memcmp(c1->svids[0].chain.serial.p, c2->svids[0].chain.serial.p,
+		     c1->svids[0].chain.serial.len) != 0);
+	CHECK(mbedtls_x509_time_cmp(&c1->svids[0].chain.valid_to,
+				    &c2->svids[0].chain.valid_to) < 0);
+	spiffe_x509_context_unref(c1);
+	spiffe_x509_context_unref(c2);
+	spiffe_agent_server_stats_get(A.srv, &st);
+	CHECK_INT(st.x509_issued - st0.x509_issued, 2);
+	CHECK_INT(st.jwt_issued - st0.jwt_issued, 2);
+	client_close(&c);
+	CHECK(del_entry(id) == 0);
+	spiffe_agent_server_tick(A.srv);
+}
+
 TEST(jwt_audience_rules)
 {
 	const char *const sel[] = { "unix:uid:1003" };
@@ -752,6 +854,204 @@ TEST(jwt_audience_rules)
 	client_close(&c);
 	CHECK(del_entry(id) == 0);
 	spiffe_agent_server_tick(A.srv);
+}
+
+/* ---- a real socket: the per-RPC check of the peer --------------------- */
+
+/*
+ * Makes one call on a connected socket with our h2 client, blocking;
+ * returns the gRPC code, or -1, with the message in msg (256 bytes).
+ */
+static int fd_call(int fd, const char *path, char *msg)
+{
+	struct client c;
+	spiffe_grpc_request req;
+	struct rpc *r;
+	const uint8_t empty[5] = { 0 };
+	uint8_t buf[16384];
+	size_t acc;
+
+	memset(&c, 0, sizeof(c));
+	if (spiffe_h2_init(&c.h2, SPIFFE_H2_CLIENT, &cl_cbs, &c, NULL) != 0)
+		return -1;
+	r = &c.rpcs[c.n++];
+	spiffe_grpc_deframer_init(&r->df, 0);
+	spiffe_grpc_request_init(&req, path, "localhost");
+	if (spiffe_grpc_request_add(&req, "workload.spiffe.io", "true") != 0 ||
+	    spiffe_h2_submit_request(&c.h2, req.h, req.n, 0, &r->id) != 0 ||
+	    spiffe_h2_send_data(&c.h2, r->id, empty, 5, 1, &acc) != 0)
+		return -1;
+	while (!r->have_status && r->nmsg == 0) {
+		const uint8_t *p;
+		size_t len;
+		ssize_t n;
+
+		if (spiffe_h2_output(&c.h2, &p, &len) != 0)
+			return -1;
+		if (len > 0) {
+			if (write(fd, p, len) != (ssize_t)len ||
+			    spiffe_h2_output_consumed(&c.h2, len) != 0)
+				return -1;
+			continue;
+		}
+		if ((n = read(fd, buf, sizeof(buf))) <= 0 ||
+		    spiffe_h2_feed(&c.h2, buf, (size_t)n) != 0)
+			return -1;
+	}
+	snprintf(msg, 256, "%s", r->have_status ? r->st.msg : "");
+	return r->have_status ? r->st.code : 0;
+}
+
+/* What the parent's timer watches while the loop runs. */
+static struct orch {
+	spiffe_agent_server *srv;
+	int conn_rd, exit_wr, go_wr, res_rd;
+	pid_t a;
+	int own;
+	int step;
+	int64_t deadline;
+	spiffe_timer t;
+} O;
+
+static void orch_tick(spiffe_evloop *l, void *arg)
+{
+	spiffe_agent_server_stats st;
+	struct pollfd pf = { 0, POLLIN, 0 };
+	char ch = 'x';
+
+	spiffe_agent_server_stats_get(O.srv, &st);
+	if (spiffe_monotonic_ms() > O.deadline) {
+		spiffe_evloop_stop(l);
+		return;
+	}
+	if (O.step == 0 && st.accepted == 1) {
+		/* Attested while its first owner lives; now it may leave
+		 * (and is reaped before its child calls). */
+		if (write(O.exit_wr, &ch, 1) != 1 ||
+		    (!O.own && waitpid(O.a, NULL, 0) < 0) ||
+		    write(O.go_wr, &ch, 1) != 1)
+			O.deadline = 0;
+		O.step = 1;
+	}
+	if (O.step == 1) {
+		pf.fd = O.res_rd;
+		if (poll(&pf, 1, 0) == 1) {
+			spiffe_evloop_stop(l);
+			return;
+		}
+	}
+	if (spiffe_timer_set(l, &O.t, spiffe_monotonic_ms() + 10) != 0)
+		spiffe_evloop_stop(l);
+}
+
+/*
+ * Runs a workload that connects, is attested, then hands the connection
+ * to its child and exits (own=0), or keeps it (own=1); the child calls
+ * FetchX509SVID.  Returns the code; msg gets the message.
+ */
+static int handed_over(const char *sock, int own, char *msg)
+{
+	int conn[2], ex[2], go[2], res[2], code = -1;
+	spiffe_errbuf eb;
+
+	if (pipe(conn) != 0 || pipe(ex) != 0 || pipe(go) != 0 ||
+	    pipe(res) != 0)
+		return -1;
+	O.a = fork();
+	if (O.a == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		char ch;
+		pid_t b;
+
+		memcpy(sa.sun_path, sock, strlen(sock) + 1);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa,
+				      sizeof(sa)) != 0)
+			_exit(1);
+		b = fork();
+		if (b == 0) {
+			char m[256] = "";
+			int rc;
+
+			if (read(go[0], &ch, 1) != 1)
+				_exit(1);
+			rc = fd_call(fd, "/SpiffeWorkloadAPI/FetchX509SVID",
+				     m);
+			if (write(res[1], &rc, sizeof(rc)) != sizeof(rc) ||
+			    write(res[1], m, sizeof(m)) != sizeof(m))
+				_exit(1);
+			_exit(0);
+		}
+		if (read(ex[0], &ch, 1) != 1)
+			_exit(1);
+		if (own) {
+			/* Stay until the child is done. */
+			waitpid(b, NULL, 0);
+		}
+		_exit(0);
+	}
+	O.conn_rd = conn[0];
+	O.exit_wr = ex[1];
+	O.go_wr = go[1];
+	O.res_rd = res[0];
+	O.step = 0;
+	O.own = own;
+	O.deadline = spiffe_monotonic_ms() + 10000;
+	O.t.fn = orch_tick;
+	if (spiffe_timer_set(&A.loop, &O.t, spiffe_monotonic_ms()) == 0 &&
+	    spiffe_evloop_run(&A.loop, &eb) == 0 &&
+	    read(res[0], &code, sizeof(code)) == sizeof(code) &&
+	    read(res[0], msg, 256) == 256) {
+		msg[255] = '\0';
+	} else {
+		code = -1;
+	}
+	spiffe_timer_cancel(&A.loop, &O.t);
+	if (own)
+		waitpid(O.a, NULL, 0);
+	for (int i = 0; i < 2; i++) {
+		close(conn[i]);
+		close(ex[i]);
+		close(go[i]);
+		close(res[i]);
+	}
+	return code;
+}
+
+TEST(peer_replaced)
+{
+	spiffe_agent_listener lis;
+	spiffe_agent_server *srv = NULL;
+	spiffe_errbuf eb;
+	char sock[96], msg[256];
+	int code;
+
+	snprintf(sock, sizeof(sock), "%s/run/api.sock", A.dir);
+	CHECK(spiffe_agent_listen(&lis, sock, &eb) == 0);
+	CHECK(spiffe_agent_server_new(&srv, &A.loop, lis.fd, &A.ca, &A.reg,
+				      &A.att, NULL, &eb) == 0);
+	O.srv = srv;
+	/* The owner stays: served (the uid 0 entry). */
+	code = handed_over(sock, 1, msg);
+	CHECK_INT(code, 0);
+	spiffe_agent_server_free(srv);
+	CHECK(spiffe_agent_server_new(&srv, &A.loop, lis.fd, &A.ca, &A.reg,
+				      &A.att, NULL, &eb) == 0);
+	O.srv = srv;
+	/* The owner left the connection to its child: refused. */
+	code = handed_over(sock, 0, msg);
+	CHECK_INT(code, SPIFFE_GRPC_UNAUTHENTICATED);
+	{
+		static const char want[] = "could not verify existence of the "
+					   "original caller: attestation: "
+					   "process ";
+
+		if (strncmp(msg, want, sizeof(want) - 1) != 0)
+			FAILF("message \"%s\"", msg);
+		CHECK(strstr(msg, " has exited") != NULL);
+	}
+	spiffe_agent_server_free(srv);
+	spiffe_agent_listener_close(&lis);
 }
 
 TEST(decode_requests)
@@ -853,7 +1153,8 @@ TEST(claims_struct)
 	CHECK_STR(json, "{\"aud\":[\"one\"],\"sub\":\"spiffe://example.org/w"
 		  "\",\"exp\":1700000000,\"f\":1.5,\"neg\":-2,"
 		  "\"big\":1.0000000000000001e+300,\"n\":null,\"t\":true,"
-		  "\"no\":false,\"esc\":\"a\xc3\xa9\\u000a\",\"o\":{\"aud\":\"x\",\"l\":[1,[],{}]},\"e\":\"\"}");
+		  "\"no\":false,\"esc\":\"a\xc3\xa9\\u000a\","
+		  "\"o\":{\"aud\":\"x\",\"l\":[1,[],{}]},\"e\":\"\"}");
 	free(json);
 	free(out);
 }
@@ -898,6 +1199,51 @@ TEST(trailers_encoding)
 	CHECK_INT(t.h[3].value_len, 511);
 }
 
+/* Log lines: bare and quoted values, escapes, a cut line. */
+TEST(log_lines)
+{
+	spiffe_agent_log log;
+	spiffe_agent_logline l;
+	char buf[4096], big[3000];
+	int p[2];
+	ssize_t n;
+	int level;
+
+	CHECK(pipe(p) == 0);
+	log.fd = p[1];
+	log.level = SPIFFE_LOG_INFO;
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_DEBUG, "dropped");
+	spiffe_agent_log_end(&l);
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_WARN, "a \"b\"");
+	spiffe_agent_log_cstr(&l, "path", "/usr/bin/x-1.2_b@c^d+e");
+	spiffe_agent_log_str(&l, "evil", "a\nb\"c\\\x01\xff\xc2\x85\xc3\xa9"
+			     "\x7f", 13);
+	spiffe_agent_log_int(&l, "n", -42);
+	spiffe_agent_log_cstr(&l, "e", "");
+	spiffe_agent_log_end(&l);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	CHECK(strncmp(buf, "time=\"", 6) == 0);
+	CHECK_STR(strstr(buf, " level="), " level=warning msg=\"a \\\"b\\\"\" "
+		  "path=/usr/bin/x-1.2_b@c^d+e evil=\"a\\nb\\\"c\\\\\\x01"
+		  "\\xff\\u0085\xc3\xa9\\x7f\" n=-42 e=\n");
+	memset(big, 'a', sizeof(big));
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_ERROR, "big");
+	spiffe_agent_log_str(&l, "v", big, sizeof(big));
+	spiffe_agent_log_end(&l);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	CHECK_INT(n, SPIFFE_AGENT_LOG_LINE);
+	CHECK(memcmp(buf + n - 4, "...\n", 4) == 0);
+	close(p[0]);
+	close(p[1]);
+	CHECK(spiffe_agent_log_level_parse("WARNING", 7, &level) == 0 &&
+	      level == SPIFFE_LOG_WARN);
+	CHECK(spiffe_agent_log_level_parse("Debug", 5, &level) == 0 &&
+	      level == SPIFFE_LOG_DEBUG);
+	CHECK(spiffe_agent_log_level_parse("verbose", 7, &level) != 0);
+}
+
 int main(void)
 {
 	if (agent_start() != 0 ||
@@ -916,11 +1262,15 @@ int main(void)
 	RUN(x509_svid_and_cache);
 	RUN(push_and_withdraw);
 	RUN(jwt_and_validate);
+	RUN(jwt_cache);
+	RUN(rotation);
+	RUN(peer_replaced);
 	RUN(jwt_audience_rules);
 	RUN(decode_requests);
 	RUN(claims_struct);
 	RUN(encode_limits);
 	RUN(trailers_encoding);
+	RUN(log_lines);
 	agent_stop();
 	return test_summary();
 }

@@ -44,13 +44,17 @@
  *    malformed protobuf, a compressed message or a second request
  *    message); a malformed HTTP/2 connection gets GOAWAY and is closed.
  *    Whatever one peer sends affects its own connection only.
+ *    grpc-timeout is not enforced: a client ends a call at its deadline
+ *    by resetting the stream, which frees it here.
  *
  * X.509-SVIDs are issued once per entry and shared by every connection
  * that matches it, re-issued once half their lifetime has passed while
  * a stream shows them (and pushed), and dropped when nothing shows them
  * any more.  The first response on a stream is sent at once (signing
- * runs on the loop thread, about 1 ms an SVID).  JWT-SVIDs are signed
- * per request.
+ * runs on the loop thread, about 1 ms an SVID).  A JWT-SVID is kept
+ * for reuse, by SPIFFE ID, TTL and the exact audience list, while more
+ * than half its life is left (as SPIRE's agent caches them), in at most
+ * SPIFFE_AGENT_JWT_CACHE slots (least recently used out first).
  *
  * Memory is bounded: at most max_conns connections; per connection at
  * most SPIFFE_AGENT_MAX_STREAMS streams, each holding at most one
@@ -117,6 +121,7 @@ typedef struct spiffe_agent_server_stats {
 	uint64_t accepted;              /* since start */
 	uint64_t x509_issued;
 	uint64_t jwt_issued;
+	uint64_t jwt_reused;            /* JWT-SVIDs served from the cache */
 	uint64_t x509_cached;           /* SVIDs held */
 	uint64_t timer_errors;          /* timers that could not be set */
 } spiffe_agent_server_stats;
@@ -127,6 +132,7 @@ void spiffe_agent_server_stats_get(const spiffe_agent_server *s,
 
 /* The Workload API socket: its descriptor and what was bound. */
 typedef struct spiffe_agent_listener {
+	int open;               /* fd is ours to close */
 	int fd;                 /* listening, non-blocking; -1: none */
 	dev_t dev;              /* the socket file spiffe_agent_listen */
 	ino_t ino;              /* made, so only it is removed */
@@ -151,8 +157,8 @@ SPIFFE_CHECK int spiffe_agent_listen(spiffe_agent_listener *l,
 
 /*
  * Closes the socket and removes its file if it is still the one
- * spiffe_agent_listen made (same device and inode); safe on an empty
- * listener and twice.
+ * spiffe_agent_listen made (same device and inode); safe on a zeroed
+ * or empty listener and twice.
  */
 void spiffe_agent_listener_close(spiffe_agent_listener *l);
 
