@@ -136,8 +136,8 @@ pin() {
 			"$(cat "$T/verify.out")"
 	printf 'sha256//'
 	openssl x509 -in "$T/peer.pem" -pubkey -noout |
-		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary |
-		openssl base64
+		openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | openssl base64
 }
 
 # req PORT [CURL ARGS...]: curl to https://localhost:PORT/, its peer
