@@ -29,7 +29,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM HUP PIPE
 
 for p in "$SERVER" "$PROXY" "$CLIENT" "$AGENT" "$b/spiffe"; do
 	[ -x "$p" ] || { fail build "$p is missing"; finish; exit 1; }

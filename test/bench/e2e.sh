@@ -31,7 +31,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM HUP PIPE
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 for t in wrk protoc "$NGINX"; do
