@@ -149,16 +149,6 @@ static void *srv_main(void *arg)
 
 static void srv_start_with(struct srv *s, const char *svid_name,
 			   int header_ms, int max_conns,
-			   spiffe_httpd_handler h, void *arg);
-
-static void srv_start(struct srv *s, const char *svid_name,
-		      int header_ms, int max_conns)
-{
-	srv_start_with(s, svid_name, header_ms, max_conns, handler, NULL);
-}
-
-static void srv_start_with(struct srv *s, const char *svid_name,
-			   int header_ms, int max_conns,
 			   spiffe_httpd_handler h, void *arg)
 {
 	spiffe_httpd_config cfg;
@@ -194,6 +184,12 @@ static void srv_start_with(struct srv *s, const char *svid_name,
 		abort();
 	s->port = spiffe_httpd_port(&s->httpd);
 	pthread_create(&s->th, NULL, srv_main, s);
+}
+
+static void srv_start(struct srv *s, const char *svid_name,
+		      int header_ms, int max_conns)
+{
+	srv_start_with(s, svid_name, header_ms, max_conns, handler, NULL);
 }
 
 static void srv_stop(struct srv *s)

@@ -32,8 +32,8 @@ static spiffe_flag flags[] = {
 	  "an audience a token must name; repeat or separate with commas\n"
 	  "for several (default " DEFAULT_AUDIENCE ")", 0 },
 	{ "leeway", SPIFFE_FLAG_DURATION, &o.leeway, "DURATION",
-	  "clock skew allowed on a token's exp, nbf and iat (default 60s)",
-	  0 },
+	  "clock skew allowed on a token's exp, nbf and iat, in whole\n"
+	  "seconds (default 60s)", 0 },
 	{ "socketPath", SPIFFE_FLAG_STRING, &o.socket, "PATH",
 	  "the Workload API socket, a path or unix:///path or\n"
 	  "tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)", 0 },
@@ -94,7 +94,7 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 			const char *tok;
 			size_t tl;
 
-			if (spiffe_http_bearer(v, len, &tok, &tl) == 0) {
+			if (spiffe_jwt_auth_bearer(v, len, &tok, &tl) == 0) {
 				spiffe_jwt_fingerprint(tok, tl, fp);
 				spiffe_log("Token %s from %s", fp,
 					   svid.id.str);
