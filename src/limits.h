@@ -51,7 +51,9 @@
 #define SPIFFE_H2_MAX_HEADER_BLOCK 65536   /* HEADERS+CONTINUATION bytes */
 #define SPIFFE_H2_MAX_STREAMS 100          /* concurrent streams */
 #define SPIFFE_HPACK_TABLE_SIZE 4096       /* dynamic table, bytes */
-#define SPIFFE_HPACK_MAX_STRING 8192       /* one decoded name or value */
+/* One decoded name or value; room for "Bearer " and a SPIFFE_JWT_MAX
+ * token in an authorization field. */
+#define SPIFFE_HPACK_MAX_STRING 12288
 #define SPIFFE_HPACK_MAX_INSERT (128u * 1024) /* table bytes a block adds */
 #define SPIFFE_H2_MAX_HEADERS 128          /* fields in one header list */
 #define SPIFFE_H2_MAX_CONTINUATION 64      /* CONTINUATIONs in one block */

@@ -4,9 +4,11 @@
 # test/run.sh adds up.  Cases print "FAIL name: why" on failure.
 T_PASS=0
 T_FAIL=0
+T_SKIP=0
 
 pass() { T_PASS=$((T_PASS + 1)); }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "FAIL $1: $2"; }
+skip() { T_SKIP=$((T_SKIP + 1)); echo "SKIP $1: $2"; }
 
 # expect_eq NAME GOT WANT
 expect_eq() {
@@ -28,7 +30,7 @@ expect_file_contains() {
 	fi
 }
 
-finish() { echo "RESULT $T_PASS $T_FAIL"; [ "$T_FAIL" -eq 0 ]; }
+finish() { echo "RESULT $T_PASS $T_FAIL $T_SKIP"; [ "$T_FAIL" -eq 0 ]; }
 
 # The Debian python (with python3-grpcio, -cryptography, -jwt).
 PY=/usr/bin/python3

@@ -5,7 +5,7 @@
 #
 # Unit tests are BUILD_DIR/test/test_* binaries; integration tests are
 # test/*_test.sh scripts, run with BUILD_DIR as their argument.  Each
-# prints "RESULT <passed> <failed>"; a test that prints no RESULT line or
+# prints "RESULT <passed> <failed> [<skipped>]"; a test that prints no RESULT line or
 # exits non-zero with no failures counted is counted as one failure.
 # $QEMU, if set, runs the unit binaries (cross builds).
 set -u
@@ -13,6 +13,7 @@ b=${1:?usage: run.sh BUILD_DIR [--unit-only]}
 mode=${2:-all}
 passed=0
 failed=0
+skipped=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -25,7 +26,7 @@ tally() { # name, status
 		return
 	fi
 	set -- "$1" "$2" $r
-	p=$4 f=$5
+	p=$4 f=$5 k=${6:-0}
 	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL $1: exit $2"
 		tail -n 20 "$log" | sed 's/^/    /'
@@ -33,8 +34,13 @@ tally() { # name, status
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + k))
 	grep -E '^(FAIL|SKIP)' "$log" | sed 's/^/    /'
-	printf '%-40s %4d passed, %d failed\n' "$1" "$p" "$f"
+	if [ "$k" -gt 0 ]; then
+		printf '%-40s %4d passed, %d failed, %d skipped\n' "$1" "$p" "$f" "$k"
+	else
+		printf '%-40s %4d passed, %d failed\n' "$1" "$p" "$f"
+	fi
 }
 
 for t in "$b"/test/test_*; do
@@ -49,5 +55,9 @@ if [ "$mode" != "--unit-only" ]; then
 		tally "$(basename "$s" .sh)" $?
 	done
 fi
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

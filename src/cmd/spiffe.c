@@ -220,6 +220,19 @@ static int utc(int64_t secs, struct tm *tm)
 	return 1;
 }
 
+/* "2026-01-01T00:00:00Z" for Unix seconds, or null. */
+static void json_unix_time(FILE *f, int64_t secs)
+{
+	struct tm tm;
+
+	if (utc(secs, &tm))
+		fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"",
+			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec);
+	else
+		fputs("null", f);
+}
+
 /* Go's time format, then the seconds: "... +0000 UTC (1767225600)". */
 static void put_unix_time(FILE *f, int64_t secs)
 {
@@ -387,10 +400,12 @@ static int looks_spiffe(const spiffe_json *j)
 	keys = spiffe_json_get(j, 0, "keys");
 	if (keys < 0 || j->tok[keys].type != SPIFFE_JSON_ARRAY)
 		return 0;
-	for (size_t i = 0; i < j->tok[keys].count; i++) {
-		int k = spiffe_json_at(j, keys, i), u;
+	/* Sibling by sibling: spiffe_json_at would make this quadratic. */
+	for (int k = keys + 1, i = 0; (uint32_t)i < j->tok[keys].count;
+	     k = spiffe_json_next(j, k), i++) {
+		int u;
 
-		if (k < 0 || j->tok[k].type != SPIFFE_JSON_OBJECT)
+		if (j->tok[k].type != SPIFFE_JSON_OBJECT)
 			continue;
 		u = spiffe_json_get(j, k, "use");
 		if (u >= 0 && (spiffe_json_str_eq(j, u, "x509-svid", 9) ||
@@ -497,6 +512,33 @@ static void bundle_file(spiffe_bundle *b, const char *path, int want)
 		spiffe_bundle_free(b);
 		exit(EXIT_USAGE);
 	}
+}
+
+/* A set holding b (moved) if it has a trust domain, else none. */
+static spiffe_bundle_set *bundle_set_of(spiffe_bundle *b)
+{
+	spiffe_bundle_set *set = spiffe_bundle_set_new();
+	spiffe_errbuf eb;
+
+	if (set == NULL) {
+		errline("out of memory");
+		exit(EXIT_USAGE);
+	}
+	if (b->td.len > 0 && spiffe_bundle_set_put(set, b, &eb) != 0) {
+		errline("%s", eb.msg);
+		exit(EXIT_USAGE);
+	}
+	return set;
+}
+
+/* Two flags cannot both read standard input. */
+static int one_stdin(const char *a, const char *av, const char *b,
+		     const char *bv)
+{
+	if (strcmp(av, "-") != 0 || strcmp(bv, "-") != 0)
+		return 0;
+	errline("-%s and -%s cannot both read standard input", a, b);
+	return EXIT_USAGE;
 }
 
 /* ---- id parse ----------------------------------------------------------- */
@@ -644,7 +686,8 @@ static int cmd_jwt_validate(char **args)
 	char *t;
 	int rc;
 
-	if (check_format("bundleFormat", o.format, WANT_JWT) != 0)
+	if (check_format("bundleFormat", o.format, WANT_JWT) != 0 ||
+	    one_stdin("token", o.token, "bundle", o.bundle) != 0)
 		return EXIT_USAGE;
 	memset(&td, 0, sizeof(td));
 	if (o.trust_domain != NULL &&
@@ -661,11 +704,7 @@ static int cmd_jwt_validate(char **args)
 		spiffe_id_td(&s.id, &td);
 	spiffe_bundle_init(&b, &td);
 	bundle_file(&b, o.bundle, WANT_JWT);
-	if ((set = spiffe_bundle_set_new()) == NULL ||
-	    (td.len > 0 && spiffe_bundle_set_put(set, &b, &eb) != 0)) {
-		errline("out of memory");
-		exit(EXIT_USAGE);
-	}
+	set = bundle_set_of(&b);
 	rc = spiffe_jwtsvid_parse_and_validate(&s, t, len, set, o.audience.v,
 					       o.audience.n, NULL, &eb);
 	if (rc != 0) {
@@ -704,7 +743,8 @@ static int cmd_x509_verify(char **args)
 	char *text;
 	int rc;
 
-	if (check_format("bundleFormat", o.format, WANT_X509) != 0)
+	if (check_format("bundleFormat", o.format, WANT_X509) != 0 ||
+	    one_stdin("chain", o.chain, "bundle", o.bundle) != 0)
 		return EXIT_USAGE;
 	memset(&want, 0, sizeof(want));
 	memset(&td, 0, sizeof(td));
@@ -738,11 +778,7 @@ static int cmd_x509_verify(char **args)
 		spiffe_id_td(&id, &td);
 	spiffe_bundle_init(&b, &td);
 	bundle_file(&b, o.bundle, WANT_X509);
-	if ((set = spiffe_bundle_set_new()) == NULL ||
-	    (td.len > 0 && spiffe_bundle_set_put(set, &b, &eb) != 0)) {
-		errline("out of memory");
-		exit(EXIT_USAGE);
-	}
+	set = bundle_set_of(&b);
 	rc = spiffe_x509svid_verify(&chain, set, &id, &vc, &eb);
 	if (rc == SPIFFE_ERR_NOT_FOUND && td.len > 0) {
 		errline("X.509-SVID is not valid: %s (the bundle is for "
@@ -767,17 +803,7 @@ static int cmd_x509_verify(char **args)
 		json_str(out, td.name, td.len);
 		fprintf(out, ",\"path_length\":%zu,\"expires_at\":",
 			vc.depth);
-		{
-			struct tm tm;
-
-			if (utc(vc.not_after, &tm))
-				fprintf(out, "\"%04d-%02d-%02dT%02d:%02d:"
-					"%02dZ\"", tm.tm_year + 1900,
-					tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-					tm.tm_min, tm.tm_sec);
-			else
-				fputs("null", out);
-		}
+		json_unix_time(out, vc.not_after);
 		fputs("}\n", out);
 	} else {
 		fprintf(out, "%s\n", id.str);
@@ -922,9 +948,9 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Appends v / unit with its fraction, trailing zeros dropped: 1.5ms. */
-static size_t put_frac(char *buf, size_t n, int64_t v, int64_t unit,
-		       int digits, const char *suffix)
+/* Writes v / unit with its fraction, trailing zeros dropped: 1.5ms. */
+static void put_frac(char *buf, size_t n, int64_t v, int64_t unit,
+		     int digits, const char *suffix)
 {
 	char frac[16];
 	int k;
@@ -933,8 +959,8 @@ static size_t put_frac(char *buf, size_t n, int64_t v, int64_t unit,
 		 (long long)(v % unit));
 	for (k = digits; k > 0 && frac[k - 1] == '0'; k--)
 		frac[k - 1] = '\0';
-	return (size_t)snprintf(buf, n, "%lld%s%s%s", (long long)(v / unit),
-				k > 0 ? "." : "", frac, suffix);
+	snprintf(buf, n, "%lld%s%s%s", (long long)(v / unit),
+		 k > 0 ? "." : "", frac, suffix);
 }
 
 /* A duration as Go prints one: "850ns", "1.5ms", "2m3.25s". */
@@ -1257,7 +1283,8 @@ static int write_x509_context(const spiffe_x509_context *ctx)
 		snprintf(name, sizeof(name), "svid.%zu.key", i);
 		fprintf(out, "Writing key #%zu to file %s/%s.\n", i,
 			o.write_dir, name);
-		if (spiffe_x509_key_write_pem(&s->key, &key, &klen, &eb) != 0) {
+		if (spiffe_x509_key_write_pem(&s->key, &key, &klen,
+					      &eb) != 0) {
 			errline("cannot write %s: %s", name, eb.msg);
 			rc = EXIT_USAGE;
 			break;
@@ -1387,19 +1414,6 @@ static int cmd_fetch_jwt_bundles(char **args)
 	spiffe_bundle_set_unref(set);
 	spiffe_wlapi_client_free(c);
 	return 0;
-}
-
-/* "2026-01-01T00:00:00Z" for Unix seconds, or null. */
-static void json_unix_time(FILE *f, int64_t secs)
-{
-	struct tm tm;
-
-	if (utc(secs, &tm))
-		fprintf(f, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"",
-			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			tm.tm_hour, tm.tm_min, tm.tm_sec);
-	else
-		fputs("null", f);
 }
 
 static int cmd_fetch_jwt(char **args)
@@ -1781,8 +1795,8 @@ static spiffe_flag validate_jwt_flags[] = {
 	{ "audience", SPIFFE_FLAG_STRING, &o.aud1, "AUDIENCE",
 	  "the audience the token must name (required)", 0 },
 	{ "svid", SPIFFE_FLAG_STRING, &o.svid, "TOKEN|-",
-	  "the JWT-SVID, or - to read it from standard input (required)",
-	  0 },
+	  "the JWT-SVID, or - to read it from standard input, where one\n"
+	  "final newline is dropped (required)", 0 },
 	F_SOCKET, F_TIMEOUT, F_OUTPUT,
 };
 
@@ -1794,8 +1808,8 @@ static spiffe_flag jwt_inspect_flags[] = { F_OUTPUT };
 
 static spiffe_flag jwt_validate_flags[] = {
 	{ "token", SPIFFE_FLAG_STRING, &o.token, "TOKEN|-",
-	  "the JWT-SVID, or - to read it from standard input (required)",
-	  0 },
+	  "the JWT-SVID, or - to read it from standard input, where one\n"
+	  "final newline is dropped (required)", 0 },
 	{ "audience", SPIFFE_FLAG_LIST, &o.audience, "A[,B...]",
 	  "audiences to accept; the token must name one (required)", 0 },
 	{ "bundle", SPIFFE_FLAG_STRING, &o.bundle, "FILE",
@@ -1812,7 +1826,7 @@ static spiffe_flag x509_verify_flags[] = {
 	{ "chain", SPIFFE_FLAG_STRING, &o.chain, "FILE",
 	  "the X.509-SVID chain, leaf first, PEM or DER (required)", 0 },
 	{ "bundle", SPIFFE_FLAG_STRING, &o.bundle, "FILE",
-	  "X.509 authorities: PEM or DER certificates, or a SPIFFE bundle "
+	  "X.509 authorities: PEM or DER certificates, or a SPIFFE bundle\n"
 	  "(required)", 0 },
 	{ "bundleFormat", SPIFFE_FLAG_STRING, &o.format, "FORMAT",
 	  "auto, spiffe, pem or der (default auto)", 0 },
@@ -1835,6 +1849,7 @@ enum {
 	M_OFFLINE = 1,          /* honours SPIFFE_TEST_NOW */
 	M_STREAM = 2,           /* prints as it goes, not on success */
 	M_ALIAS = 4,            /* another name of the next command */
+	M_PARTIAL = 8,          /* shows its output on failure too */
 };
 
 static const struct cmd {
@@ -1878,7 +1893,7 @@ static const struct cmd {
 	  "the SPIFFE\nID and claims the agent returns.  A token the agent "
 	  "refuses exits 1.\n" },
 	{ "api watch", "", 0, cmd_watch, FLAGS(watch_flags), M_STREAM, "",
-	  "Prints X.509 context and JWT bundle updates as they come",
+	  "Prints X.509 context and JWT bundle updates",
 	  "Watches X.509 contexts and JWT bundles and prints each update "
 	  "with a\ntimestamp (JSON: one object a line), until SIGINT or "
 	  "SIGTERM, which exit\n0.  Errors go to stderr; the watch retries "
@@ -1894,7 +1909,7 @@ static const struct cmd {
 	  "domain), unless -trustDomain says\nwhose it is.  Prints the SPIFFE "
 	  "ID.\n" },
 	{ "jwt inspect", "TOKEN|-", 1, cmd_jwt_inspect,
-	  FLAGS(jwt_inspect_flags), M_OFFLINE, "",
+	  FLAGS(jwt_inspect_flags), M_OFFLINE | M_PARTIAL, "",
 	  "Shows a JWT-SVID's header and claims, UNVERIFIED",
 	  "Decodes the token (- reads it from standard input) and prints its "
 	  "header\nand claims.  Nothing is verified: not the signature, the "
@@ -1914,10 +1929,10 @@ static const struct cmd {
 	  "Parses a bundle file and prints its authorities",
 	  "Reads a JWKS, a SPIFFE bundle, or PEM or DER certificates (- is "
 	  "standard\ninput), checks it as libspiffe loads bundles, and prints "
-	  "its X.509 and\nJWT authorities.  auto tells JSON with "
-	  "spiffe_sequence, spiffe_refresh_hint\nor keys of use x509-svid or "
-	  "jwt-svid (a SPIFFE bundle) from other JSON (a\nJWKS), PEM from "
-	  "DER.\n" },
+	  "its X.509 and\nJWT authorities.  With -format auto, JSON with "
+	  "spiffe_sequence,\nspiffe_refresh_hint or a key whose use is "
+	  "x509-svid or jwt-svid is a\nSPIFFE bundle and other JSON a JWKS; "
+	  "text with \"-----BEGIN \" is PEM, the\nrest DER.\n" },
 	{ "id parse", "STRING", 1, cmd_id_parse, FLAGS(id_parse_flags), 0, "",
 	  "Parses a SPIFFE ID: trust domain and path, or why not",
 	  "Prints the SPIFFE ID's trust domain and path, or the exact rule "
@@ -1938,7 +1953,7 @@ static void cmd_usage(FILE *f, const struct cmd *c)
 	}
 }
 
-static void usage(FILE *f, int full)
+static void usage(FILE *f)
 {
 	fputs("Usage: spiffe COMMAND [flags] [arguments]\n\n"
 	      "The SPIFFE Workload API from the command line (modelled on\n"
@@ -1951,10 +1966,6 @@ static void usage(FILE *f, int full)
 	      "invalid, or the agent\nrefused (a gRPC status); 2 a usage or "
 	      "I/O error (bad flags, unreadable\nfile or bundle, endpoint "
 	      "unreachable).  Errors are one line on stderr.\n", f);
-	if (!full) {
-		fputs("\nRun `spiffe -h` for every command's flags.\n", f);
-		return;
-	}
 	for (size_t i = 0; i < NCMDS; i++) {
 		if (cmds[i].mode & M_ALIAS)
 			continue;
@@ -2085,12 +2096,12 @@ int main(int argc, char **argv)
 	int used, nargs, rc;
 
 	if (argc < 2) {
-		usage(stderr, 0);
+		errline("no command given (see spiffe -h)");
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-help") == 0 ||
 	    strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
-		usage(stdout, 1);
+		usage(stdout);
 		return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
 	}
 	c = find_cmd(argc - 1, argv + 1, &used);
@@ -2145,7 +2156,7 @@ int main(int argc, char **argv)
 	if (fclose(out) != 0) {
 		errline("out of memory");
 		rc = EXIT_USAGE;
-	} else if ((rc == 0 || strcmp(c->name, "jwt inspect") == 0) &&
+	} else if ((rc == 0 || (c->mode & M_PARTIAL)) &&
 		   (fwrite(buf, 1, blen, stdout) != blen ||
 		    fflush(stdout) != 0)) {
 		errline("cannot write the output: %s", strerror(errno));
