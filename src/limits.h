@@ -118,5 +118,6 @@
 #define SPIFFE_AGENT_MAX_REQUEST (16u * 1024) /* one request message */
 #define SPIFFE_AGENT_PREFACE_MS 10000      /* to send the HTTP/2 preface */
 #define SPIFFE_AGENT_CONFIG_MAX (64u * 1024) /* spiffe-agent -config file */
+#define SPIFFE_AGENT_JWT_CACHE 256         /* JWT-SVIDs kept for reuse */
 
 #endif

@@ -317,7 +317,8 @@ static struct rpc *call(struct client *c, const char *method,
 
 	snprintf(path, sizeof(path), "/SpiffeWorkloadAPI/%s", method);
 	spiffe_grpc_prefix(buf, (uint32_t)len);
-	memcpy(buf + 5, msg, len);
+	if (len > 0)
+		memcpy(buf + 5, msg, len);
 	return call_raw(c, path, NULL, 0, buf, len + 5);
 }
 
@@ -721,6 +722,46 @@ TEST(jwt_and_validate)
 	spiffe_agent_server_tick(A.srv);
 }
 
+TEST(jwt_cache)
+{
+	const char *const sel[] = { "unix:uid:1004" };
+	const char *const aud1[] = { "a", "b", NULL };
+	const char *const aud2[] = { "b", "a", NULL };
+	spiffe_agent_server_stats st0, st;
+	struct client c1, c2;
+	struct rpc *r1, *r2, *r3;
+	uint8_t buf[256];
+	size_t n;
+	char id[65];
+
+	CHECK(add_entry("spiffe://example.org/cached", "unix:uid:1004", NULL,
+			NULL, id) == 0);
+	spiffe_agent_server_tick(A.srv);
+	spiffe_agent_server_stats_get(A.srv, &st0);
+	CHECK(client_open(&c1, sel, 1) == 0);
+	CHECK(client_open(&c2, sel, 1) == 0);
+	n = jwt_req(buf, aud1, NULL);
+	r1 = call(&c1, "FetchJWTSVID", buf, n);
+	r2 = call(&c2, "FetchJWTSVID", buf, n);
+	CHECK(r1 != NULL && r1->nmsg == 1 && r2 != NULL && r2->nmsg == 1);
+	/* The same token for both connections: one signature. */
+	CHECK_INT(r1->len[0], r2->len[0]);
+	CHECK_MEM(r1->msg[0], r2->msg[0], r1->len[0]);
+	spiffe_agent_server_stats_get(A.srv, &st);
+	CHECK_INT(st.jwt_issued - st0.jwt_issued, 1);
+	CHECK_INT(st.jwt_reused - st0.jwt_reused, 1);
+	/* Other audiences (or another order): another token. */
+	n = jwt_req(buf, aud2, NULL);
+	r3 = call(&c1, "FetchJWTSVID", buf, n);
+	CHECK(r3 != NULL && r3->nmsg == 1);
+	spiffe_agent_server_stats_get(A.srv, &st);
+	CHECK_INT(st.jwt_issued - st0.jwt_issued, 2);
+	client_close(&c1);
+	client_close(&c2);
+	CHECK(del_entry(id) == 0);
+	spiffe_agent_server_tick(A.srv);
+}
+
 TEST(jwt_audience_rules)
 {
 	const char *const sel[] = { "unix:uid:1003" };
@@ -853,7 +894,8 @@ TEST(claims_struct)
 	CHECK_STR(json, "{\"aud\":[\"one\"],\"sub\":\"spiffe://example.org/w"
 		  "\",\"exp\":1700000000,\"f\":1.5,\"neg\":-2,"
 		  "\"big\":1.0000000000000001e+300,\"n\":null,\"t\":true,"
-		  "\"no\":false,\"esc\":\"a\xc3\xa9\\u000a\",\"o\":{\"aud\":\"x\",\"l\":[1,[],{}]},\"e\":\"\"}");
+		  "\"no\":false,\"esc\":\"a\xc3\xa9\\u000a\","
+		  "\"o\":{\"aud\":\"x\",\"l\":[1,[],{}]},\"e\":\"\"}");
 	free(json);
 	free(out);
 }
@@ -916,6 +958,7 @@ int main(void)
 	RUN(x509_svid_and_cache);
 	RUN(push_and_withdraw);
 	RUN(jwt_and_validate);
+	RUN(jwt_cache);
 	RUN(jwt_audience_rules);
 	RUN(decode_requests);
 	RUN(claims_struct);

@@ -104,6 +104,8 @@ struct conn {
 	spiffe_agent_workload w;
 	int attest_rc;          /* 0: attested */
 	int pidfd;
+	pid_t pid;              /* SO_PEERCRED, for logs (0: unknown) */
+	uid_t uid;
 	size_t *match;          /* snapshot indexes, in order */
 	size_t nmatch;
 	uint64_t match_gen;     /* snapshot generation of match, 0 none */
@@ -119,6 +121,16 @@ struct item {
 	uint64_t ver;                   /* unique per issue */
 	int64_t refresh_ms;             /* monotonic: re-issue from here */
 	int used;                       /* an open stream shows it */
+};
+
+/* A JWT-SVID kept for reuse while more than half its life is left. */
+struct jwt_slot {
+	uint8_t *key;           /* SPIFFE ID, TTL and audiences (jwt_key) */
+	size_t key_len;
+	char *token;
+	size_t token_len;
+	int64_t reuse_until;    /* wall clock, s */
+	uint64_t used;          /* LRU clock */
 };
 
 struct spiffe_agent_server {
@@ -144,8 +156,13 @@ struct spiffe_agent_server {
 	spiffe_id td_id;                /* spiffe://<td> */
 	uint8_t *x509b_msg, *jwtb_msg;  /* the bundle responses, framed */
 	size_t x509b_len, jwtb_len;
+	struct jwt_slot jwt[SPIFFE_AGENT_JWT_CACHE];
+	uint64_t jwt_clock;
 	spiffe_agent_server_stats st;
 };
+
+/* After a failed re-issue, the old SVID is served and this is waited. */
+#define RETRY_MS 1000
 
 static void conn_flush(struct conn *c);
 static void conn_close(struct conn *c);
@@ -163,8 +180,8 @@ static void log_conn(spiffe_agent_logline *l, const struct conn *c,
 		     int level, const char *msg)
 {
 	spiffe_agent_log_begin(l, lg(c->srv), level, msg);
-	spiffe_agent_log_int(l, "pid", (int64_t)c->w.pid);
-	spiffe_agent_log_int(l, "uid", (int64_t)c->w.uid);
+	spiffe_agent_log_int(l, "pid", (int64_t)c->pid);
+	spiffe_agent_log_int(l, "uid", (int64_t)c->uid);
 }
 
 /* The unix:path selector's value, or "" (a view into w). */
@@ -433,7 +450,8 @@ static void call_fin(struct conn *c, struct call *k, int http, int code,
 
 		log_conn(&l, c, code == SPIFFE_GRPC_CANCELLED ?
 			 SPIFFE_LOG_DEBUG : SPIFFE_LOG_ERROR, "Call failed");
-		spiffe_agent_log_cstr(&l, "method", rpc_name(k->rpc));
+		if (k->rpc != RPC_NONE)
+			spiffe_agent_log_cstr(&l, "method", rpc_name(k->rpc));
 		spiffe_agent_log_cstr(&l, "code",
 				      spiffe_grpc_code_name(code));
 		spiffe_agent_log_cstr(&l, "error", k->fin_msg);
@@ -542,7 +560,8 @@ static void build_x509(struct conn *c, struct call *k)
 			spiffe_agent_log_cstr(&l, "spiffe_id", e->spiffe_id);
 			spiffe_agent_log_cstr(&l, "error", eb.msg);
 			spiffe_agent_log_end(&l);
-			/* Keep serving an old SVID while it is valid. */
+			/* Keep serving an old SVID while it is valid, and
+			 * try again in a second, not at every turn. */
 			if (it->svid.cert == NULL ||
 			    spiffe_now() >= it->svid.not_after) {
 				call_fin(c, k, 0, SPIFFE_GRPC_UNAVAILABLE,
@@ -550,6 +569,7 @@ static void build_x509(struct conn *c, struct call *k)
 					 "%s", e->spiffe_id, eb.msg);
 				goto out;
 			}
+			it->refresh_ms = now + RETRY_MS;
 		}
 		it->used = 1;
 		idx[n] = i;
@@ -617,6 +637,147 @@ static void build(struct conn *c, struct call *k)
 	}
 }
 
+/* ---- the JWT-SVID cache ------------------------------------------------- */
+
+/*
+ * The cache key of a token: each field as a 4-byte length and its bytes
+ * (so no two lists encode alike).  With out NULL, only counts.
+ */
+static size_t jwt_key(uint8_t *out, const char *id, int64_t ttl,
+		      const spiffe_agent_str *aud, size_t naud)
+{
+	size_t o = 0, idlen = strlen(id);
+
+#define PUT(p, n) do {                                                   \
+		if (out != NULL) {                                       \
+			out[o] = (uint8_t)((n) >> 24);                   \
+			out[o + 1] = (uint8_t)((n) >> 16);               \
+			out[o + 2] = (uint8_t)((n) >> 8);                \
+			out[o + 3] = (uint8_t)(n);                       \
+			if ((n) > 0)                                     \
+				memcpy(out + o + 4, (p), (n));           \
+		}                                                        \
+		o += 4 + (n);                                            \
+	} while (0)
+	PUT(id, idlen);
+	PUT(&ttl, sizeof(ttl));
+	for (size_t i = 0; i < naud; i++)
+		PUT(aud[i].p, aud[i].len);
+#undef PUT
+	return o;
+}
+
+/* A token for key still fresh enough to hand out again, or NULL. */
+static struct jwt_slot *jwt_find(spiffe_agent_server *s, const uint8_t *key,
+				 size_t len, int64_t now)
+{
+	for (size_t i = 0; i < SPIFFE_AGENT_JWT_CACHE; i++) {
+		struct jwt_slot *j = &s->jwt[i];
+
+		if (j->key != NULL && j->key_len == len &&
+		    memcmp(j->key, key, len) == 0 && now < j->reuse_until) {
+			j->used = ++s->jwt_clock;
+			return j;
+		}
+	}
+	return NULL;
+}
+
+static void jwt_slot_free(struct jwt_slot *j)
+{
+	free(j->key);
+	free(j->token);
+	memset(j, 0, sizeof(*j));
+}
+
+/* Keeps a copy of token under key (takes key), evicting the LRU slot. */
+static void jwt_keep(spiffe_agent_server *s, uint8_t *key, size_t len,
+		     const char *token, size_t token_len, int64_t reuse_until)
+{
+	struct jwt_slot *v = &s->jwt[0];
+	char *t = malloc(token_len + 1);
+
+	if (t == NULL) {
+		free(key);
+		return;
+	}
+	memcpy(t, token, token_len + 1);
+	for (size_t i = 0; i < SPIFFE_AGENT_JWT_CACHE; i++) {
+		struct jwt_slot *j = &s->jwt[i];
+
+		/* The same key again (an expired one): replace it. */
+		if (j->key == NULL || (j->key_len == len &&
+				       memcmp(j->key, key, len) == 0)) {
+			v = j;
+			break;
+		}
+		if (j->used < v->used)
+			v = j;
+	}
+	jwt_slot_free(v);
+	v->key = key;
+	v->key_len = len;
+	v->token = t;
+	v->token_len = token_len;
+	v->reuse_until = reuse_until;
+	v->used = ++s->jwt_clock;
+}
+
+/*
+ * The JWT-SVID of entry e for the audiences in r: a cached one with
+ * more than half its life left, or a new one.  *token (from malloc) and
+ * *len; 0 or an error with eb set.
+ */
+static int jwt_get(spiffe_agent_server *s, const spiffe_agent_entry *e,
+		   const spiffe_agent_jwt_req *r, char **token, size_t *len,
+		   spiffe_errbuf *eb)
+{
+	int64_t ttl = e->jwt_svid_ttl ? e->jwt_svid_ttl : s->cfg.jwt_ttl;
+	int64_t now = spiffe_now(), life;
+	struct jwt_slot *j;
+	spiffe_id *id;
+	uint8_t *key;
+	size_t klen;
+	int rc;
+
+	if (ttl == 0)
+		ttl = SPIFFE_AGENT_JWT_TTL;
+	klen = jwt_key(NULL, e->spiffe_id, ttl, r->aud, r->naud);
+	if ((key = malloc(klen)) == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	jwt_key(key, e->spiffe_id, ttl, r->aud, r->naud);
+	if ((j = jwt_find(s, key, klen, now)) != NULL) {
+		free(key);
+		if ((*token = malloc(j->token_len + 1)) == NULL)
+			return spiffe_fail(eb, SPIFFE_ERR_NOMEM,
+					   "out of memory");
+		memcpy(*token, j->token, j->token_len + 1);
+		*len = j->token_len;
+		s->st.jwt_reused++;
+		return 0;
+	}
+	if ((id = malloc(sizeof(*id))) == NULL) {
+		free(key);
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	}
+	rc = spiffe_id_parse_cstr(id, e->spiffe_id, eb);
+	if (rc == 0)
+		rc = spiffe_agent_ca_issue_jwt(s->ca, id, r->aud, r->naud, ttl,
+					       token, len, eb);
+	free(id);
+	if (rc != 0) {
+		free(key);
+		return rc;
+	}
+	s->st.jwt_issued++;
+	/* Reused for half its life, and never past the root's. */
+	life = ttl / 2;
+	if (now + life > s->ca->not_after)
+		life = s->ca->not_after - now;
+	jwt_keep(s, key, klen, *token, *len, now + life);
+	return 0;
+}
+
 static void do_jwt(struct conn *c, struct call *k)
 {
 	spiffe_agent_server *s = c->srv;
@@ -667,20 +828,13 @@ static void do_jwt(struct conn *c, struct call *k)
 	for (size_t m = 0; m < c->nmatch; m++) {
 		size_t i = c->match[m];
 		const spiffe_agent_entry *e = &s->snap.v[i];
-		int64_t ttl = e->jwt_svid_ttl ? e->jwt_svid_ttl :
-			      s->cfg.jwt_ttl;
-		spiffe_id eid;
 		size_t tlen;
 
 		if (r.spiffe_id.len > 0 && strcmp(e->spiffe_id, id->str) != 0)
 			continue;
 		if (hint_taken(s, idx, n, e))
 			continue;
-		rc = spiffe_id_parse_cstr(&eid, e->spiffe_id, &eb);
-		if (rc == 0)
-			rc = spiffe_agent_ca_issue_jwt(s->ca, &eid, r.aud,
-						       r.naud, ttl, &tokens[n],
-						       &tlen, &eb);
+		rc = jwt_get(s, e, &r, &tokens[n], &tlen, &eb);
 		if (rc == SPIFFE_ERR_ARG || rc == SPIFFE_ERR_LIMIT) {
 			call_fin(c, k, 0, SPIFFE_GRPC_INVALID_ARGUMENT, "%s",
 				 eb.msg);
@@ -691,7 +845,6 @@ static void do_jwt(struct conn *c, struct call *k)
 				 "fetch JWT-SVID: %s", eb.msg);
 			goto out;
 		}
-		s->st.jwt_issued++;
 		idx[n] = i;
 		v[n].spiffe_id = str_of(e->spiffe_id);
 		v[n].token.p = tokens[n];
@@ -1018,9 +1171,9 @@ static void on_data(void *ctx, uint32_t id, const uint8_t *p, size_t len,
 					 "for grpc-encoding \"%s\"",
 					 k->encoding);
 			else
-				call_fin(c, k, 0, SPIFFE_GRPC_INTERNAL, "grpc: "
-					 "compressed flag set with identity "
-					 "or empty encoding");
+				call_fin(c, k, 0, SPIFFE_GRPC_INTERNAL,
+					 "grpc: compressed flag set with "
+					 "identity or empty encoding");
 			return;
 		}
 		if (rc < 0) {
@@ -1133,6 +1286,16 @@ static void conn_flush(struct conn *c)
 	conn_set_events(c, SPIFFE_EV_IN | (len > 0 ? SPIFFE_EV_OUT : 0));
 }
 
+static void log_h2_error(const struct conn *c)
+{
+	spiffe_agent_logline l;
+
+	log_conn(&l, c, SPIFFE_LOG_WARN,
+		 "Closing connection after an HTTP/2 error");
+	spiffe_agent_log_cstr(&l, "error", spiffe_h2_errmsg(&c->h2));
+	spiffe_agent_log_end(&l);
+}
+
 static void on_conn_io(spiffe_evloop *l, void *arg, uint32_t events)
 {
 	struct conn *c = arg;
@@ -1158,14 +1321,7 @@ static void on_conn_io(spiffe_evloop *l, void *arg, uint32_t events)
 			if (c->rx >= 24)
 				spiffe_timer_cancel(l, &c->preface);
 			if (spiffe_h2_feed(&c->h2, buf, (size_t)n) != 0) {
-				spiffe_agent_logline ll;
-
-				log_conn(&ll, c, SPIFFE_LOG_WARN,
-					 "Closing connection after an "
-					 "HTTP/2 error");
-				spiffe_agent_log_cstr(&ll, "error",
-						      spiffe_h2_errmsg(&c->h2));
-				spiffe_agent_log_end(&ll);
+				log_h2_error(c);
 				c->closing = 1;
 				break;
 			}
@@ -1221,11 +1377,20 @@ static void conn_attest(struct conn *c)
 	spiffe_agent_logline l;
 	spiffe_errbuf eb;
 
+	struct ucred cred;
+	socklen_t sl = sizeof(cred);
+
+	/* Who it claims to be, for the log even if attestation fails. */
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) == 0 &&
+	    sl == sizeof(cred)) {
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+	}
 	c->attest_rc = spiffe_agent_attest_fd_pinned(s->att, c->fd, &c->w,
 						     &c->pidfd, &eb);
 	if (c->attest_rc != 0) {
-		spiffe_agent_log_begin(&l, lg(s), SPIFFE_LOG_ERROR,
-				       "Workload attestation failed");
+		log_conn(&l, c, SPIFFE_LOG_ERROR,
+			 "Workload attestation failed");
 		spiffe_agent_log_cstr(&l, "error", eb.msg);
 		spiffe_agent_log_end(&l);
 		return;
@@ -1598,6 +1763,8 @@ void spiffe_agent_server_free(spiffe_agent_server *s)
 	spiffe_agent_entries_free(&s->snap);
 	free(s->x509b_msg);
 	free(s->jwtb_msg);
+	for (size_t i = 0; i < SPIFFE_AGENT_JWT_CACHE; i++)
+		jwt_slot_free(&s->jwt[i]);
 	free(s);
 }
 
@@ -1712,23 +1879,23 @@ int spiffe_agent_listen(spiffe_agent_listener *l, const char *path,
 		int probe;
 
 		if (!S_ISSOCK(st.st_mode)) {
-			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "%s exists and is "
-					 "not a socket", path);
+			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "%s exists and "
+					 "is not a socket", path);
 			goto out;
 		}
 		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa,
 					  sizeof(sa)) == 0) {
 			close(probe);
-			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "another agent is "
-					 "serving on %s", path);
+			rc = spiffe_fail(eb, SPIFFE_ERR_ARG, "another agent "
+					 "is serving on %s", path);
 			goto out;
 		}
 		if (probe >= 0)
 			close(probe);
 		if (unlink(path) != 0 && errno != ENOENT) {
-			rc = spiffe_fail(eb, SPIFFE_ERR_IO, "cannot remove the "
-					 "stale socket %s: %s", path,
+			rc = spiffe_fail(eb, SPIFFE_ERR_IO, "cannot remove "
+					 "the stale socket %s: %s", path,
 					 strerror(errno));
 			goto out;
 		}
@@ -1788,8 +1955,8 @@ int spiffe_agent_conn_new_mem(spiffe_agent_server *s,
 		free(m);
 		return SPIFFE_ERR_NOMEM;
 	}
-	c->w.pid = w->pid;
-	c->w.uid = w->uid;
+	c->w.pid = c->pid = w->pid;
+	c->w.uid = c->uid = w->uid;
 	c->w.gid = w->gid;
 	c->w.start_time = w->start_time;
 	if (spiffe_selectors_copy(&c->w.sel, &w->sel) != 0) {

@@ -44,13 +44,17 @@
  *    malformed protobuf, a compressed message or a second request
  *    message); a malformed HTTP/2 connection gets GOAWAY and is closed.
  *    Whatever one peer sends affects its own connection only.
+ *    grpc-timeout is not enforced: a client ends a call at its deadline
+ *    by resetting the stream, which frees it here.
  *
  * X.509-SVIDs are issued once per entry and shared by every connection
  * that matches it, re-issued once half their lifetime has passed while
  * a stream shows them (and pushed), and dropped when nothing shows them
  * any more.  The first response on a stream is sent at once (signing
- * runs on the loop thread, about 1 ms an SVID).  JWT-SVIDs are signed
- * per request.
+ * runs on the loop thread, about 1 ms an SVID).  A JWT-SVID is kept
+ * for reuse, by SPIFFE ID, TTL and the exact audience list, while more
+ * than half its life is left (as SPIRE's agent caches them), in at most
+ * SPIFFE_AGENT_JWT_CACHE slots (least recently used out first).
  *
  * Memory is bounded: at most max_conns connections; per connection at
  * most SPIFFE_AGENT_MAX_STREAMS streams, each holding at most one
@@ -117,6 +121,7 @@ typedef struct spiffe_agent_server_stats {
 	uint64_t accepted;              /* since start */
 	uint64_t x509_issued;
 	uint64_t jwt_issued;
+	uint64_t jwt_reused;            /* JWT-SVIDs served from the cache */
 	uint64_t x509_cached;           /* SVIDs held */
 	uint64_t timer_errors;          /* timers that could not be set */
 } spiffe_agent_server_stats;

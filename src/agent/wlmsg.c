@@ -385,7 +385,7 @@ int spiffe_agent_encode_x509_svids(const spiffe_agent_x509_item *v,
 
 	*out = NULL;
 	*len = 0;
-	if (n > SPIFFE_GRPC_MAX_MESSAGE || bundle_len > SPIFFE_GRPC_MAX_MESSAGE)
+	if (too_big(n, bundle_len))
 		return SPIFFE_ERR_LIMIT;
 	for (size_t i = 0; i < n; i++) {
 		if (too_big(v[i].spiffe_id.len, v[i].cert_len) ||
@@ -488,7 +488,7 @@ int spiffe_agent_encode_jwt_svids(const spiffe_agent_jwt_item *v, size_t n,
 	return frame(emit_jwt, &a, out, len);
 }
 
-/* ---- claims as a google.protobuf.Struct ---------------------------------- */
+/* ---- claims as a google.protobuf.Struct -------------------------------- */
 
 /*
  * Struct { map<string, Value> fields = 1; }

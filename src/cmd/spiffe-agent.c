@@ -370,7 +370,8 @@ static int cmd_run(void)
 	spiffe_evloop loop;
 	spiffe_errbuf eb;
 	spiffe_td td;
-	int64_t x509_ttl = SPIFFE_AGENT_X509_TTL, jwt_ttl = SPIFFE_AGENT_JWT_TTL;
+	int64_t x509_ttl = SPIFFE_AGENT_X509_TTL;
+	int64_t jwt_ttl = SPIFFE_AGENT_JWT_TTL;
 	int dirfd = -1, signo = 0, rc = EXIT_FAIL;
 
 	settle(run_flags, NFLAGS(run_flags));
@@ -801,8 +802,8 @@ int main(int argc, char **argv)
 	if (c == NULL) {
 		if (strcmp(argv[1], "entry") == 0 &&
 		    (argc == 2 || is_help(argv[2]))) {
-			printf("Usage: spiffe-agent entry <create|show|delete> "
-			       "[flags]\n");
+			printf("Usage: spiffe-agent entry "
+			       "<create|show|delete> [flags]\n");
 			return argc == 2 ? EXIT_USAGE : 0;
 		}
 		errline("unknown command \"%s%s%s\" (see spiffe-agent -h)",

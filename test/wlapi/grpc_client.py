@@ -24,10 +24,14 @@ Commands:
   validate        ValidateJWTSVID (--aud, --token); prints the claims
   watch-x509      FetchX509SVID: prints "UPDATE <serials>" per response
                   until --updates responses came or the stream ended
-  raw             calls --method with --body (hex) as unary or --stream
+  raw             calls --method with --body (hex) as unary or --stream;
+                  with --repeat N or --time: "TIME <seconds> <N> <bytes>"
   hold            opens --count channels, each with a FetchX509SVID
                   stream; prints "HOLDING n" once each got its first
                   response, then waits to be killed
+  bytes           no gRPC: sends --body (hex) on a plain connection and
+                  reads until the server closes it: "CLOSED goaway=<code>"
+                  (the GOAWAY error code it sent, or none) or "OPEN"
 Header options: --no-header, --header VALUE (repeatable: sent in order).
 """
 import argparse
@@ -323,14 +327,22 @@ def cmd_raw(c):
     if c.args.stream:
         call = c.ch.unary_stream(c.args.method, request_serializer=ident,
                                  response_deserializer=ident)
-        it = call(body, metadata=c.md(), timeout=c.args.timeout)
-        r = next(it)
-        it.cancel()
     else:
         call = c.ch.unary_unary(c.args.method, request_serializer=ident,
                                 response_deserializer=ident)
-        r = call(body, metadata=c.md(), timeout=c.args.timeout)
-    print("OK %s" % binascii.hexlify(r).decode())
+    t0 = time.monotonic()
+    for _ in range(c.args.repeat):
+        if c.args.stream:
+            it = call(body, metadata=c.md(), timeout=c.args.timeout)
+            r = next(it)
+            it.cancel()
+        else:
+            r = call(body, metadata=c.md(), timeout=c.args.timeout)
+    t = time.monotonic() - t0
+    if c.args.repeat > 1 or c.args.time:
+        print("TIME %.6f %d %d" % (t, c.args.repeat, len(r)))
+    else:
+        print("OK %s" % binascii.hexlify(r).decode())
 
 
 def cmd_hold(c):
@@ -376,6 +388,35 @@ def cmd_hold(c):
         time.sleep(3600)
 
 
+def cmd_bytes(c):
+    import socket
+    sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sk.connect(c.args.socket)
+    sk.sendall(binascii.unhexlify(c.args.body or ""))
+    sk.settimeout(c.args.timeout)
+    got = b""
+    try:
+        while True:
+            b = sk.recv(65536)
+            if not b:
+                break
+            got += b
+    except socket.timeout:
+        print("OPEN")
+        return
+    except ConnectionResetError:
+        pass
+    # Frames: 3-byte length, type, flags, 4-byte stream id.
+    code = "none"
+    i = 0
+    while i + 9 <= len(got):
+        n = int.from_bytes(got[i:i + 3], "big")
+        if got[i + 3] == 7 and i + 9 + 8 <= len(got):
+            code = str(int.from_bytes(got[i + 13:i + 17], "big"))
+        i += 9 + n
+    print("CLOSED goaway=%s" % code)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--socket", required=True)
@@ -392,13 +433,15 @@ def main():
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--timeout", type=float, default=10)
     p.add_argument("--print-token", action="store_true")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--time", action="store_true")
     args = p.parse_args()
     c = Client(args)
     cmds = {
         "x509": cmd_x509, "x509-bundles": cmd_x509_bundles,
         "jwt-bundles": cmd_jwt_bundles, "jwt": cmd_jwt,
         "validate": cmd_validate, "watch-x509": cmd_watch_x509,
-        "raw": cmd_raw, "hold": cmd_hold,
+        "raw": cmd_raw, "hold": cmd_hold, "bytes": cmd_bytes,
     }
     if args.command not in cmds:
         print("BAD unknown command %s" % args.command)
