@@ -36,8 +36,7 @@ for p in "$SERVER" "$PROXY" "$CLIENT" "$AGENT" "$b/spiffe"; do
 done
 if ! command -v curl >/dev/null || ! command -v openssl >/dev/null ||
     ! $PY -c 'import jwt, cryptography' 2>/dev/null; then
-	echo "SKIP e2e: needs curl, openssl, python3-jwt and" \
-		"python3-cryptography"
+	skip e2e "needs curl, openssl, python3-jwt and python3-cryptography"
 	finish
 	exit
 fi
@@ -409,11 +408,22 @@ client "$RPP"
 expect_eq "rotation: a later connection succeeds" "$rc $out" "0 Success!!!"
 
 # --- HTTP/2 through the proxy ---------------------------------------------
-# Our server offers only http/1.1 in ALPN, so curl --http2 goes on in
-# HTTP/1.1: asserted, so the day h2 is offered this case says so.
+# curl --http2 with a real token.  Whether it gets HTTP/2 depends on the
+# proxy offering h2 by ALPN (httpd's HTTP/2 is being wired in on another
+# branch); either way the exact outcome is asserted and said.
+alpn=$(openssl s_client -connect "127.0.0.1:$PP" -alpn h2,http/1.1 \
+	< /dev/null 2>/dev/null | sed -n 's/^ALPN protocol: //p')
 req "$PP" --http2 -H "Authorization: Bearer $TOK"
 expect_req "curl --http2" 200 "Success!!!"
-expect_eq "curl --http2: negotiated version" "$ver" "1.1"
+if [ "$alpn" = h2 ]; then
+	expect_eq "curl --http2: HTTP/2 through the proxy" "$ver" 2
+else
+	echo "INFO the proxy offers no h2 by ALPN: curl --http2 went on in" \
+		"HTTP/$ver"
+	expect_eq "curl --http2: falls back to HTTP/1.1" "$ver" 1.1
+fi
+expect_eq "curl --http2: server" "$(tail -n 2 "$T/server.log" |
+	head -n 1 | untime)" "Request received"
 
 # --- start-up and usage ---------------------------------------------------
 SPIFFE_ENDPOINT_SOCKET=unix://$T/none.sock "$CLIENT" -timeout 500ms \
@@ -466,7 +476,7 @@ then
 		"$(last_line "$T/fakeserver.log")" "$want_aud"
 	unset API_SOCK
 else
-	echo "SKIP fake Workload API: needs protoc and python3-grpcio"
+	skip "fake Workload API" "needs protoc and python3-grpcio"
 fi
 
 # --- graceful stop --------------------------------------------------------
