@@ -334,6 +334,14 @@ for h in Connection X-Hop Keep-Alive TE Expect; do
 done
 expect_file_contains "echo: response field forwarded" "$T/headers" \
 	"X-Upstream: echo"
+peer1=$(sed -n 's/^X-Upstream-Peer: \([0-9.:]*\).*/\1/p' "$T/headers")
+req "$EPP" -D "$T/headers2"
+peer2=$(sed -n 's/^X-Upstream-Peer: \([0-9.:]*\).*/\1/p' "$T/headers2")
+case "$peer1" in
+127.0.0.1:[0-9]*) pass ;;
+*) fail "echo: X-Upstream-Peer forwarded" "'$peer1'" ;;
+esac
+expect_eq "echo: the upstream connection is kept alive" "$peer2" "$peer1"
 for h in Keep-Alive X-Upstream-Hop; do
 	if grep -qi "^$h:" "$T/headers"; then
 		fail "echo: response $h dropped" "$(cat "$T/headers")"
