@@ -38,8 +38,10 @@ for t in wrk protoc "$NGINX"; do
 	command -v "$t" >/dev/null 2>&1 ||
 		{ echo "SKIP e2e bench: $t is not installed"; exit 0; }
 done
-$PY -c 'import grpc, jwt' 2>/dev/null ||
-	{ echo "SKIP e2e bench: needs python3-grpcio and python3-jwt"; exit 0; }
+if ! $PY -c 'import grpc, jwt' 2>/dev/null; then
+	echo "SKIP e2e bench: needs python3-grpcio and python3-jwt"
+	exit 0
+fi
 protoc -I proto -I /usr/include --python_out="$T" proto/workload.proto ||
 	exit 1
 
@@ -109,7 +111,8 @@ http {
 			proxy_http_version 1.1;
 			proxy_set_header Connection "";
 			proxy_set_header Host \$http_host;
-			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-For
+				\$proxy_add_x_forwarded_for;
 			proxy_ssl_trusted_certificate $T/server/bundle.pem;
 			proxy_ssl_verify on;
 			proxy_ssl_name localhost;
@@ -169,9 +172,9 @@ grep -q '^Invalid token\|Malformed' "$T/server.log" &&
 	{ echo "e2e bench: the server refused tokens" >&2; exit 1; }
 
 kib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-printf 'client -> proxy -> server, wrk -t2 -c%d -d%ds, keep-alive, GET /' \
-	"$CONNS" "$SECS"
-printf ' with a JWT-SVID\n'
+printf 'client -> proxy -> server: wrk -t2 -c%d, 2 x %ds per proxy (best),' \
+	"$CONNS" "$((SECS / 2))"
+printf ' keep-alive, GET / with a JWT-SVID\n'
 printf '%-36s %12s   %s\n' "proxy" "requests/s" "peak RSS (VmHWM)"
 printf '%-36s %12s   proxy %s\n' "spiffe-jwt-using-proxy-proxy" \
 	"$OURS" "$(kib "$PRX_HWM")"
