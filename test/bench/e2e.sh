@@ -9,7 +9,7 @@
 # with the same SVID as its certificate and the bundle as its upstream
 # CA, verifying the upstream's certificate and keeping 64 upstream
 # connections alive.  wrk sends GET / with a real JWT-SVID over 64
-# keep-alive connections, BENCH_SECONDS (10) per proxy in two halves,
+# (BENCH_CONNS) keep-alive connections, BENCH_SECONDS (10) per proxy in two halves,
 # ours and nginx taking turns so that load from elsewhere on the machine
 # falls on both; the better half of each counts.  Prints requests/s, the
 # peak RSS (VmHWM) of each process and the ratios.
@@ -19,7 +19,8 @@
 set -u
 b=${1:-build}
 SECS=${BENCH_SECONDS:-10}
-CONNS=64
+CONNS=${BENCH_CONNS:-64}
+THREADS=$((CONNS < 2 ? CONNS : 2))
 SERVER=$b/spiffe-jwt-using-proxy-server
 PROXY=$b/spiffe-jwt-using-proxy-proxy
 PY=/usr/bin/python3
@@ -129,7 +130,7 @@ wait_for "$T/nginx/nginx.pid" '^\([0-9]*\)$' > /dev/null || exit 1
 # run NAME PORT: wrk through one proxy for half the time; sets RPS, the
 # best so far for NAME (fails on any error).
 run() {
-	wrk -t2 -c$CONNS -d"$((SECS / 2))s" --timeout 10s \
+	wrk -t$THREADS -c$CONNS -d"$((SECS / 2))s" --timeout 10s \
 		-H "Authorization: Bearer $TOK" "https://127.0.0.1:${2%%:*}/" \
 		> "$T/wrk-$1.txt" 2>&1
 	if grep -qE 'Socket errors|Non-2xx' "$T/wrk-$1.txt"; then
@@ -172,8 +173,8 @@ grep -q '^Invalid token\|Malformed' "$T/server.log" &&
 	{ echo "e2e bench: the server refused tokens" >&2; exit 1; }
 
 kib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-printf 'client -> proxy -> server: wrk -t2 -c%d, 2 x %ds per proxy (best),' \
-	"$CONNS" "$((SECS / 2))"
+printf 'client -> proxy -> server: wrk -t%d -c%d, 2 x %ds per proxy (best),' \
+	"$THREADS" "$CONNS" "$((SECS / 2))"
 printf ' keep-alive, GET / with a JWT-SVID\n'
 printf '%-36s %12s   %s\n' "proxy" "requests/s" "peak RSS (VmHWM)"
 printf '%-36s %12s   proxy %s\n' "spiffe-jwt-using-proxy-proxy" \
