@@ -9,13 +9,16 @@
 # with the same SVID as its certificate and the bundle as its upstream
 # CA, verifying the upstream's certificate and keeping 64 upstream
 # connections alive.  wrk sends GET / with a real JWT-SVID over 64
-# (BENCH_CONNS) keep-alive connections, BENCH_SECONDS (10) per proxy in two halves,
-# ours and nginx taking turns so that load from elsewhere on the machine
-# falls on both; the better half of each counts.  Prints requests/s, the
-# peak RSS (VmHWM) of each process and the ratios.
+# (BENCH_CONNS) keep-alive connections, BENCH_SECONDS (10) per proxy in
+# two halves, ours and nginx taking turns so that load from elsewhere on
+# the machine falls on both; the better half of each counts.  Prints
+# requests/s, the peak RSS (VmHWM) of each process and the ratios.
 #
 # SVIDs and bundles come from the fake Workload API of the tests (one
-# instance per identity, one CA).  Everything binds to loopback.
+# instance per identity, one CA), which can put "localhost" in the
+# SVIDs as a DNS name: nginx checks its upstream's name, which
+# spiffe-agent's SVIDs (URI SAN only, as SPIFFE wants) would fail.
+# Everything binds to loopback.
 set -u
 b=${1:-build}
 SECS=${BENCH_SECONDS:-10}
