@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "workloadapi.h"
+
 /* ---- flags -------------------------------------------------------------- */
 
 static int is_digit(char c)
@@ -367,6 +369,22 @@ int spiffe_cli_socket_address(const char *flag,
 				   "longer than %d bytes",
 				   SPIFFE_ADDR_PATH_MAX);
 	*addr = buf;
+	return 0;
+}
+
+int spiffe_cli_wlapi_options(const char *name, spiffe_cli_wlapi *w,
+			     spiffe_wlapi_options *o, int *startup_ms)
+{
+	spiffe_errbuf eb;
+
+	if (w->timeout < 1000000 || w->timeout / 1000000 > INT32_MAX)
+		return spiffe_cli_usage_error(name, "flag -timeout must be "
+					      "1ms..596h");
+	*startup_ms = (int)(w->timeout / 1000000);
+	if (spiffe_cli_socket_address(w->socket, w->addr, &o->address,
+				      &eb) != 0)
+		return spiffe_cli_usage_error(name, "flag -socketPath: %s",
+					      eb.msg);
 	return 0;
 }
 
