@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "workloadapi.h"
+
 /* ---- flags -------------------------------------------------------------- */
 
 static int is_digit(char c)
@@ -122,6 +124,12 @@ static int set_flag(spiffe_flag *f, char *v, spiffe_errbuf *eb)
 		return 0;
 	case SPIFFE_FLAG_LIST:
 		return add_list(f, v, eb);
+	case SPIFFE_FLAG_INT:
+		if (parse_int(v, f->dst, &why) != 0)
+			return spiffe_fail(eb, SPIFFE_ERR_ARG,
+					   "invalid value \"%s\" for flag "
+					   "-%s: %s", v, f->name, why.msg);
+		return 0;
 	case SPIFFE_FLAG_REPEAT: {
 		spiffe_cli_list *l = f->dst;
 
@@ -132,12 +140,6 @@ static int set_flag(spiffe_flag *f, char *v, spiffe_errbuf *eb)
 		l->v[l->n++] = v;
 		return 0;
 	}
-	case SPIFFE_FLAG_INT:
-		if (parse_int(v, f->dst, &why) != 0)
-			return spiffe_fail(eb, SPIFFE_ERR_ARG,
-					   "invalid value \"%s\" for flag "
-					   "-%s: %s", v, f->name, why.msg);
-		return 0;
 	}
 	return spiffe_fail(eb, SPIFFE_ERR_ARG, "flag -%s has an unknown kind",
 			   f->name);
@@ -367,6 +369,22 @@ int spiffe_cli_socket_address(const char *flag,
 				   "longer than %d bytes",
 				   SPIFFE_ADDR_PATH_MAX);
 	*addr = buf;
+	return 0;
+}
+
+int spiffe_cli_wlapi_options(const char *name, spiffe_cli_wlapi *w,
+			     spiffe_wlapi_options *o, int *startup_ms)
+{
+	spiffe_errbuf eb;
+
+	if (w->timeout < 1000000 || w->timeout / 1000000 > INT32_MAX)
+		return spiffe_cli_usage_error(name, "flag -timeout must be "
+					      "1ms..596h");
+	*startup_ms = (int)(w->timeout / 1000000);
+	if (spiffe_cli_socket_address(w->socket, w->addr, &o->address,
+				      &eb) != 0)
+		return spiffe_cli_usage_error(name, "flag -socketPath: %s",
+					      eb.msg);
 	return 0;
 }
 

@@ -27,9 +27,9 @@ enum spiffe_flag_kind {
 	SPIFFE_FLAG_STRING,     /* dst is const char **: points into argv */
 	SPIFFE_FLAG_DURATION,   /* dst is int64_t *: nanoseconds */
 	SPIFFE_FLAG_LIST,       /* dst is spiffe_cli_list * */
+	SPIFFE_FLAG_INT,        /* dst is int64_t *: decimal, maybe signed */
 	SPIFFE_FLAG_REPEAT,     /* dst is spiffe_cli_list *: one value per
 				   use, commas kept ("-selector a,b") */
-	SPIFFE_FLAG_INT,        /* dst is int64_t *: decimal, maybe signed */
 };
 
 /* The values of a list flag, in order; each points into argv. */
@@ -103,6 +103,41 @@ SPIFFE_CHECK int spiffe_cli_duration(const char *s, size_t len,
 
 /* Room for "unix://" + a socket path + NUL. */
 #define SPIFFE_CLI_ADDR_SIZE (7 + SPIFFE_ADDR_PATH_MAX + 1)
+
+/*
+ * The Workload API flags of a workload program, -socketPath and
+ * -timeout (how long to wait at start for the first SVID and bundles),
+ * with their defaults: $SPIFFE_ENDPOINT_SOCKET and 30 s.  Put
+ * SPIFFE_CLI_WLAPI_FLAGS(w) in the program's flag table and, after
+ * parsing, call spiffe_cli_wlapi_options.
+ */
+typedef struct spiffe_cli_wlapi {
+	const char *socket;
+	int64_t timeout;        /* nanoseconds */
+	char addr[SPIFFE_CLI_ADDR_SIZE];
+} spiffe_cli_wlapi;
+
+#define SPIFFE_CLI_WLAPI_INIT { NULL, 30000000000, "" }
+
+#define SPIFFE_CLI_WLAPI_FLAGS(w)                                           \
+	{ "socketPath", SPIFFE_FLAG_STRING, &(w).socket, "PATH",            \
+	  "the Workload API socket, a path or unix:///path or\n"             \
+	  "tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)", 0 },            \
+	{ "timeout", SPIFFE_FLAG_DURATION, &(w).timeout, "DURATION",        \
+	  "how long to wait at start for the SVID and bundles\n"             \
+	  "(default 30s)", 0 }
+
+struct spiffe_wlapi_options;
+
+/*
+ * Checks w's values and fills o (initialized) with the address and
+ * *startup_ms with the timeout: 0, or 2 after a usage error naming
+ * program name (see spiffe_cli_usage_error).  o's address points into w.
+ */
+SPIFFE_CHECK int spiffe_cli_wlapi_options(const char *name,
+					  spiffe_cli_wlapi *w,
+					  struct spiffe_wlapi_options *o,
+					  int *startup_ms);
 
 /*
  * The Workload API address a program uses (for spiffe_wlapi_options):

@@ -76,8 +76,8 @@ static size_t go_space(const uint8_t *p, size_t n)
 	return 0;
 }
 
-int spiffe_http_bearer(const char *v, size_t len, const char **tok,
-		       size_t *tlen)
+int spiffe_jwt_auth_bearer(const char *v, size_t len, const char **tok,
+			   size_t *tlen)
 {
 	const uint8_t *p = (const uint8_t *)v;
 	const uint8_t *f[3];
@@ -115,7 +115,7 @@ int spiffe_jwt_auth_check(spiffe_jwt_auth *a, const char *v, size_t len,
 	size_t tlen;
 	int rc;
 
-	if (v == NULL || spiffe_http_bearer(v, len, &tok, &tlen) != 0)
+	if (v == NULL || spiffe_jwt_auth_bearer(v, len, &tok, &tlen) != 0)
 		return spiffe_fail(eb, SPIFFE_ERR_HTTP, "Malformed header");
 	set = a->bundles.get(a->bundles.arg);
 	if (set == NULL)

@@ -51,8 +51,8 @@ void spiffe_jwt_auth_free(spiffe_jwt_auth *a);
  * Finds the token in Authorization value v[0..len) (see the top):
  * 0 with *tok (a view into v) and *tlen, or SPIFFE_ERR_HTTP.
  */
-SPIFFE_CHECK int spiffe_http_bearer(const char *v, size_t len,
-				    const char **tok, size_t *tlen);
+SPIFFE_CHECK int spiffe_jwt_auth_bearer(const char *v, size_t len,
+					const char **tok, size_t *tlen);
 
 /*
  * Authenticates a request whose Authorization value is v[0..len) (NULL

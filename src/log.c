@@ -59,8 +59,9 @@ void spiffe_log(const char *fmt, ...)
 		line[o++] = '.';
 	}
 	line[o++] = '\n';
-	/* One write per line; a short write (a pipe full of signals) goes
-	 * on where it stopped. */
+	/* One write per line: lines are shorter than PIPE_BUF, so a pipe
+	 * takes each whole.  A short write elsewhere goes on where it
+	 * stopped. */
 	for (off = 0; off < o;) {
 		ssize_t w = write(STDERR_FILENO, line + off, o - off);
 

@@ -4,8 +4,8 @@
  *
  * They start with every signal blocked, so a process signal (SIGTERM,
  * SIGINT, SIGHUP) is never delivered to a thread the program does not
- * know about: it reaches the program's threads, or the signalfd of a
- * server that catches them (evloop.h), whichever thread started first.
+ * know about: it reaches one of the program's own threads, or the
+ * signalfd of a server that catches it (evloop.h).
  */
 #ifndef SPIFFE_THREAD_H
 #define SPIFFE_THREAD_H

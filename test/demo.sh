@@ -4,27 +4,24 @@
 #
 #   sh test/demo.sh BUILD_DIR
 #
-# A Workload API on a temporary socket gives the server and the proxy
-# the identity spiffe://example.org/server and the client
-# spiffe://example.org/client.  The server listens on 127.0.0.1:8080, the
-# proxy on 127.0.0.1:8443 (a free port instead, said so, when one is
-# taken).  The client runs twice: with the server's audience (Success!!!)
+# spiffe-agent, on a temporary socket with a temporary data folder, gives
+# the server and the proxy the identity spiffe://example.org/server and
+# the client spiffe://example.org/client (entries with unix:path
+# selectors).  The server listens on 127.0.0.1:8080, the proxy on
+# 127.0.0.1:8443 (a free port instead, said so, when one is taken).  The client runs twice: with the server's audience (Success!!!)
 # and with spiffe://example.org/some-other-server (401).  Every log is
 # printed, labelled; everything started is stopped on exit, ^C included.
-#
-# The Workload API is spiffe-agent when BUILD_DIR has it, else the
-# python3-grpcio fake of the tests (test/wlapi/), one instance per
-# identity.
 set -u
 b=${1:-build}
 SERVER=$b/spiffe-jwt-using-proxy-server
 PROXY=$b/spiffe-jwt-using-proxy-proxy
 CLIENT=$b/spiffe-jwt-using-proxy-client
+AGENT=$b/spiffe-agent
 SRV_ID=spiffe://example.org/server
 CLI_ID=spiffe://example.org/client
 OTHER=spiffe://example.org/some-other-server
 
-for p in "$SERVER" "$PROXY" "$CLIENT"; do
+for p in "$SERVER" "$PROXY" "$CLIENT" "$AGENT"; do
 	if [ ! -x "$p" ]; then
 		echo "demo: $p is missing; building" >&2
 		make -s O="$b" all || exit 1
@@ -69,35 +66,26 @@ wait_line() {
 	return 1
 }
 
-# --- the Workload API -----------------------------------------------------
-if [ -x "$b/spiffe-agent" ]; then
-	die "spiffe-agent support: see the agent section below"
-else
-	command -v protoc >/dev/null &&
-	    /usr/bin/python3 -c 'import grpc, jwt' 2>/dev/null ||
-		die "spiffe-agent is not built, and the fake Workload API" \
-		    "needs protoc, python3-grpcio and python3-jwt" \
-		    "(sh test/deps.sh installs them)"
-	protoc -I proto -I /usr/include --python_out="$T" \
-		proto/workload.proto || die "protoc failed"
-	# fake NAME ID: one fake Workload API per identity, one CA.
-	fake() {
-		WLAPI_PB_DIR=$T /usr/bin/python3 test/wlapi/fake_workload_api.py \
-			--socket "$T/$1.sock" --state "$T/$1" \
-			--shared "$T/ca" --spiffe-id "$2" > "$T/$1.log" 2>&1 &
-		PIDS="$PIDS $!"
-		wait_line "$T/$1/ready" '^\([0-9]*\)$' $! > /dev/null ||
-			die "the fake Workload API for $2 did not start"
-	}
-	fake agent-server "$SRV_ID"
-	fake agent-client "$CLI_ID"
-	SRV_SOCK=$T/agent-server.sock
-	CLI_SOCK=$T/agent-client.sock
-	say "Workload API: spiffe-agent is not built yet, so the fake of the"
-	say "  tests (test/wlapi/fake_workload_api.py), one per identity:"
-	say "  $SRV_ID on $SRV_SOCK"
-	say "  $CLI_ID on $CLI_SOCK"
-fi
+# --- the Workload API: spiffe-agent --------------------------------------
+# Entries select workloads by the path of their executable, so the demo
+# needs no extra Unix users (a SPIRE set-up uses unix:user, see README).
+DATA=$T/data
+SOCK=$T/agent.sock
+say "Workload API: spiffe-agent on $SOCK, data in $DATA"
+for e in "$SRV_ID $SERVER" "$SRV_ID $PROXY" "$CLI_ID $CLIENT"; do
+	id=${e%% *}
+	path=$(realpath "${e#* }")
+	say "  entry $id <- unix:path:$path"
+	"$AGENT" entry create -dataDir "$DATA" -spiffeID "$id" \
+		-selector "unix:path:$path" > "$T/entry.out" 2>&1 ||
+		die "entry create failed: $(cat "$T/entry.out")"
+done
+"$AGENT" run -dataDir "$DATA" -socketPath "$SOCK" > "$T/agent.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_line "$T/agent.log" '.*msg="\(Serving the Workload API\)".*' $! \
+	> /dev/null || die "spiffe-agent did not start"
+SRV_SOCK=$SOCK
+CLI_SOCK=$SOCK
 
 # --- server and proxy -----------------------------------------------------
 # start NAME PORT PROGRAM ARGS...: runs a server or proxy on
@@ -160,9 +148,7 @@ say "-- Logs"
 for n in server proxy; do
 	label "$n" "$T/$n.log"
 done
-for f in "$T"/agent*.log; do
-	[ -s "$f" ] && label "$(basename "$f" .log)" "$f"
-done
+label agent "$T/agent.log"
 say
 say "Done: the proxy passed the client's JWT-SVID through, the server"
 say "accepted it for its own audience and refused it for another."

@@ -1,23 +1,27 @@
 #!/bin/sh
 # e2e_test.sh - the JWT-SVID-through-a-proxy example end to end: our
-# client, proxy and server, with their SVIDs and bundles from a Workload
-# API, and curl, python3-jwt and a Python HTTPS upstream as independent
-# peers.  Every case asserts the exact status and log line.
+# client, proxy and server with their SVIDs and bundles from spiffe-agent,
+# and curl, openssl, python3-jwt and a Python HTTPS upstream as
+# independent peers.  Every case asserts the exact status and log line.
+# A last section runs the example against python3-grpcio's fake Workload
+# API (test/wlapi/), a gRPC stack that is not ours.
 #
-# The Workload API is python3-grpcio's fake (test/wlapi/), one instance
-# per identity sharing a CA and JWT key (--shared), with a DNS SAN
-# "localhost" so curl can check the proxy's certificate against the
-# bundle.
+# Identities come from registration entries with unix:path selectors:
+# the three programs as they are built, and copies of them (and of the
+# spiffe CLI) under $T/bin/ROLE/ for the cases that need another
+# identity, a 2 s JWT-SVID TTL or a 6 s X.509-SVID TTL.
 #
 #   sh test/e2e_test.sh BUILD_DIR
 . test/lib.sh
 b=${1:-build}
-SERVER=$b/spiffe-jwt-using-proxy-server
-PROXY=$b/spiffe-jwt-using-proxy-proxy
-CLIENT=$b/spiffe-jwt-using-proxy-client
+SERVER=$(realpath "$b/spiffe-jwt-using-proxy-server")
+PROXY=$(realpath "$b/spiffe-jwt-using-proxy-proxy")
+CLIENT=$(realpath "$b/spiffe-jwt-using-proxy-client")
+AGENT=$b/spiffe-agent
 SRV_ID=spiffe://example.org/server
 CLI_ID=spiffe://example.org/client
 T=$(mktemp -d)
+SOCK=$T/agent.sock
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
@@ -25,61 +29,59 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM HUP PIPE
 
-for p in "$SERVER" "$PROXY" "$CLIENT" "$b/spiffe"; do
+for p in "$SERVER" "$PROXY" "$CLIENT" "$AGENT" "$b/spiffe"; do
 	[ -x "$p" ] || { fail build "$p is missing"; finish; exit 1; }
 done
-if ! command -v protoc >/dev/null || ! command -v curl >/dev/null ||
-    ! command -v openssl >/dev/null ||
-    ! $PY -c 'import grpc, jwt, cryptography' 2>/dev/null; then
-	echo "SKIP e2e: needs protoc, curl, openssl, python3-grpcio," \
-		"python3-jwt and python3-cryptography"
+if ! command -v curl >/dev/null || ! command -v openssl >/dev/null ||
+    ! $PY -c 'import jwt, cryptography' 2>/dev/null; then
+	skip e2e "needs curl, openssl, python3-jwt and python3-cryptography"
 	finish
 	exit
 fi
-protoc -I proto -I /usr/include --python_out="$T" proto/workload.proto ||
-	{ fail protoc "cannot generate workload_pb2"; finish; exit 1; }
 
 # --- helpers --------------------------------------------------------------
 
-# api NAME ID [ARGS...]: a fake Workload API for ID on $T/NAME.sock, its
-# state in $T/NAME; pid_NAME is its process.
-api() {
-	n=$1
-	id=$2
+# entry ID PATH [ARGS...]: a registration entry for the program at PATH.
+entry() {
+	id=$1
+	path=$2
 	shift 2
-	rm -f "$T/$n/ready"
-	WLAPI_PB_DIR=$T $PY test/wlapi/fake_workload_api.py \
-		--socket "$T/$n.sock" --state "$T/$n" --shared "$T/ca" \
-		--spiffe-id "$id" --dns localhost "$@" >> "$T/$n.log" 2>&1 &
-	eval "pid_$n=$!"
+	"$AGENT" entry create -dataDir "$T/data" -spiffeID "$id" \
+		-selector "unix:path:$path" "$@" > /dev/null ||
+		fail "entry $id $path" "refused"
+}
+
+# agent_start / agent_stop: spiffe-agent on $SOCK with the data in
+# $T/data, its log appended to $T/agent.log.
+agent_start() {
+	"$AGENT" run -dataDir "$T/data" -socketPath "$SOCK" \
+		>> "$T/agent.log" 2>&1 &
+	AGENT_PID=$!
 	PIDS="$PIDS $!"
 	i=0
-	while [ ! -f "$T/$n/ready" ] && [ $i -lt 200 ]; do
+	while ! "$AGENT" healthcheck -socketPath "$SOCK" >/dev/null 2>&1 &&
+	    [ $i -lt 100 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
-	[ -f "$T/$n/ready" ] || fail "api $n" "$(tail -n 5 "$T/$n.log")"
+	"$AGENT" healthcheck -socketPath "$SOCK" >/dev/null 2>&1 ||
+		fail "agent start" "$(tail -n 5 "$T/agent.log")"
+}
+agent_stop() {
+	kill "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null
 }
 
-# api_stop NAME: stops that fake and waits for it to be gone.
-api_stop() {
-	eval "p=\$pid_$1"
-	kill "$p"
-	wait "$p" 2>/dev/null
-}
-
-# serve NAME API PROGRAM ARGS...: starts our server or proxy on
-# 127.0.0.1:0 with the Workload API of fake API; waits for its "Serving
-# HTTPS on port N" line and sets PORT (and pid_NAME).  Its log is
-# $T/NAME.log.
+# serve NAME PROGRAM ARGS...: starts a server or proxy on 127.0.0.1:0;
+# waits for its "Serving HTTPS on port N" line and sets PORT (and
+# pid_NAME).  Its log is $T/NAME.log.
 serve() {
 	n=$1
-	a=$2
-	shift 2
-	SPIFFE_ENDPOINT_SOCKET=unix://$T/$a.sock "$@" -listen 127.0.0.1:0 \
-		> "$T/$n.log" 2>&1 &
+	shift
+	SPIFFE_ENDPOINT_SOCKET=unix://${API_SOCK:-$SOCK} "$@" \
+		-listen 127.0.0.1:0 > "$T/$n.log" 2>&1 &
 	eval "pid_$n=$!"
 	PIDS="$PIDS $!"
 	PORT=
@@ -100,33 +102,50 @@ untime() {
 # last_line FILE: the last log line of FILE, without its timestamp.
 last_line() { tail -n 1 "$1" | untime; }
 
-# client API PORT [ARGS...]: runs our client with fake API's identity
-# against the proxy on PORT; sets rc and out (its log, untimed).
+# client PORT [ARGS...]: runs a client (CLIENT_BIN, default ours) against
+# the proxy on PORT; sets rc and out (its log, untimed).
 client() {
-	a=$1
-	p=$2
-	shift 2
-	SPIFFE_ENDPOINT_SOCKET=unix://$T/$a.sock "$CLIENT" -timeout 10s \
+	p=$1
+	shift
+	SPIFFE_ENDPOINT_SOCKET=unix://${API_SOCK:-$SOCK} \
+		"${CLIENT_BIN:-$CLIENT}" -timeout 10s \
 		-url "https://localhost:$p/" "$@" > "$T/client.out" 2>&1
 	rc=$?
 	out=$(untime < "$T/client.out")
 }
 
-# token API AUDIENCE: a JWT-SVID from fake API, via the spiffe CLI.
+# token CLI AUDIENCE: a JWT-SVID for AUDIENCE, fetched by the spiffe CLI
+# copy CLI (whose entry decides the identity).
 token() {
-	"$b/spiffe" api fetch jwt -socketPath "$T/$1.sock" -audience "$2" \
-		-output json | $PY -c 'import json, sys
+	"$1" api fetch jwt -socketPath "$SOCK" -audience "$2" -output json |
+		$PY -c 'import json, sys
 print(json.load(sys.stdin)["svids"][0]["token"])'
 }
 
-# req PORT [CURL ARGS...]: curl to https://localhost:PORT/ trusting the
-# bundle; sets code, ver (HTTP version) and body.
+# pin PORT: checks the chain the TLS server on PORT presents against the
+# bundle (openssl verify: the SPIFFE way, no host name) and prints
+# curl's --pinnedpubkey for its key.  Fails the case if it does not
+# verify.
+pin() {
+	openssl s_client -connect "127.0.0.1:$1" -showcerts < /dev/null \
+		2>/dev/null | sed -n '/BEGIN CERT/,/END CERT/p' > "$T/peer.pem"
+	openssl verify -CAfile "$BUNDLE" -untrusted "$T/peer.pem" \
+		"$T/peer.pem" > "$T/verify.out" 2>&1 ||
+		fail "port $1 presents a chain the bundle verifies" \
+			"$(cat "$T/verify.out")"
+	printf 'sha256//'
+	openssl x509 -in "$T/peer.pem" -pubkey -noout |
+		openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | openssl base64
+}
+
+# req PORT [CURL ARGS...]: curl to https://localhost:PORT/, its peer
+# checked by pin; sets code, ver (HTTP version) and body.
 req() {
 	p=$1
 	shift
-	curl -sS --max-time 10 --cacert "$T/srv/bundle.pem" \
-		--resolve "localhost:$p:127.0.0.1" -o "$T/body" \
-		-w '%{http_code} %{http_version}' "$@" \
+	curl -sS --max-time 10 -k --pinnedpubkey "$(pin "$p")" \
+		-o "$T/body" -w '%{http_code} %{http_version}' "$@" \
 		"https://localhost:$p/" > "$T/code" 2> "$T/curl.err"
 	read -r code ver < "$T/code"
 	body=$(cat "$T/body" 2>/dev/null)
@@ -138,23 +157,51 @@ expect_req() {
 	expect_eq "$1: body" "$body" "$3"
 }
 
-# serial PORT: the serial (hex, lower case) of the certificate on PORT.
+# serial PORT: the serial of the certificate the server on PORT presents.
 serial() {
 	openssl s_client -connect "127.0.0.1:$1" < /dev/null 2>/dev/null |
-		openssl x509 -noout -serial | sed 's/^serial=//' |
-		tr 'A-F' 'a-f' | sed 's/^0*//'
+		openssl x509 -noout -serial 2>/dev/null
 }
 
-# --- the setup: server and proxy as the server, a client ------------------
-api srv "$SRV_ID"
-api cli "$CLI_ID"
-serve server srv "$SERVER" -v
+# wait_serial PORT OLD: until PORT presents a serial other than OLD (8 s).
+wait_serial() {
+	i=0
+	while [ "$(serial "$1")" = "$2" ] && [ $i -lt 80 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# --- the setup: registration entries, the agent, server and proxy ---------
+BIN=$T/bin
+for d in client server short rot; do mkdir -p "$BIN/$d"; done
+cp "$b/spiffe" "$BIN/client/spiffe"
+cp "$b/spiffe" "$BIN/server/spiffe"
+cp "$b/spiffe" "$BIN/short/spiffe"
+cp "$PROXY" "$BIN/client/proxy"
+cp "$SERVER" "$BIN/client/server"
+cp "$SERVER" "$BIN/rot/server"
+cp "$PROXY" "$BIN/rot/proxy"
+for p in "$SERVER" "$PROXY" "$BIN/server/spiffe"; do entry "$SRV_ID" "$p"; done
+for p in "$CLIENT" "$BIN/client/spiffe" "$BIN/client/proxy" \
+    "$BIN/client/server"; do
+	entry "$CLI_ID" "$p"
+done
+entry "$CLI_ID" "$BIN/short/spiffe" -jwtSVIDTTL 2
+entry "$SRV_ID" "$BIN/rot/server" -x509SVIDTTL 6
+entry "$SRV_ID" "$BIN/rot/proxy" -x509SVIDTTL 6
+agent_start
+mkdir "$T/svid"
+"$BIN/server/spiffe" api fetch x509 -socketPath "$SOCK" -write "$T/svid" \
+	> /dev/null || fail "fetch x509" "the server's SVID"
+BUNDLE=$T/svid/bundle.0.pem
+serve server "$SERVER" -v
 SP=$PORT
-serve proxy srv "$PROXY" -upstream "https://localhost:$SP"
+serve proxy "$PROXY" -upstream "https://localhost:$SP"
 PP=$PORT
 
 # --- happy path -----------------------------------------------------------
-client cli "$PP"
+client "$PP"
 expect_eq "happy path: exit" "$rc" 0
 expect_eq "happy path: client logs the body" "$out" "Success!!!"
 # (The server runs with -v: a Token line follows.)
@@ -163,17 +210,20 @@ expect_eq "happy path: server" \
 expect_eq "happy path: proxy" "$(last_line "$T/proxy.log")" "GET /"
 
 # --- wrong audience -------------------------------------------------------
-client cli "$PP" spiffe://example.org/some-other-server
+client "$PP" spiffe://example.org/some-other-server
 expect_eq "wrong audience: exit" "$rc" 1
 expect_eq "wrong audience: client" "$out" \
 	"unexpected status: 401 Unauthorized"
-want='Invalid token: jwtsvid: expected audience in '
-want=$want'["spiffe://example.org/server"] '
-want=$want'(audience=["spiffe://example.org/some-other-server"])'
-expect_eq "wrong audience: server" "$(last_line "$T/server.log")" "$want"
+want_aud='Invalid token: jwtsvid: expected audience in '
+want_aud=$want_aud'["spiffe://example.org/server"] '
+want_aud=$want_aud'(audience=["spiffe://example.org/some-other-server"])'
+expect_eq "wrong audience: server" "$(last_line "$T/server.log")" \
+	"$want_aud"
 
 # --- malformed Authorization, through the proxy with curl -----------------
-TOK=$(token cli "$SRV_ID")
+TOK=$(token "$BIN/client/spiffe" "$SRV_ID")
+KID=$(printf '%s' "$TOK" | $PY -c 'import sys, jwt
+print(jwt.get_unverified_header(sys.stdin.read())["kid"])')
 MALFORMED="Invalid or unsupported authorization header"
 req "$PP"
 expect_req "no Authorization" 401 "$MALFORMED"
@@ -206,11 +256,11 @@ print(jwt.encode({"sub": "spiffe://example.org/client",
                  headers={"kid": sys.argv[1], "typ": "JWT"}))
 PYEOF
 }
-req "$PP" -H "Authorization: Bearer $(forge fake-kid-1)"
+req "$PP" -H "Authorization: Bearer $(forge "$KID")"
 expect_req "foreign key, known kid" 401 "Unauthorized"
 want='Invalid token: jwtsvid: unable to get claims from token: error in '
 want=$want'cryptographic primitive (ES256 signature does not verify with '
-want=$want'JWT authority "fake-kid-1")'
+want=$want"JWT authority \"$KID\")"
 expect_eq "foreign key, known kid: server" "$(last_line "$T/server.log")" \
 	"$want"
 req "$PP" -H "Authorization: Bearer $(forge other-kid)"
@@ -221,10 +271,9 @@ expect_eq "foreign key, unknown kid: server" \
 'trust domain "example.org"'
 
 # --- an expired token, replayed (leeway 0, 2 s tokens) --------------------
-api short "$CLI_ID" --jwt-ttl 2
-serve strict srv "$SERVER" -leeway 0
+serve strict "$SERVER" -leeway 0
 STRICT=$PORT
-TOK2=$(token short "$SRV_ID")
+TOK2=$(token "$BIN/short/spiffe" "$SRV_ID")
 req "$STRICT" -H "Authorization: Bearer $TOK2"
 expect_req "2 s token, fresh" 200 "Success!!!"
 sleep 3
@@ -232,10 +281,9 @@ req "$STRICT" -H "Authorization: Bearer $TOK2"
 expect_req "2 s token, replayed after expiry" 401 "Unauthorized"
 expect_eq "replayed after expiry: server" "$(last_line "$T/strict.log")" \
 	"Invalid token: jwtsvid: token has expired"
-api_stop short
 
 # --- the token the client sends is the one the server checks --------------
-client cli "$PP" -v
+client "$PP" -v
 expect_eq "-v: exit" "$rc" 0
 sent=$(sed -n 's/^Sending token \(sha256:[0-9a-f]*\)$/\1/p' <<EOF
 $out
@@ -249,7 +297,7 @@ expect_eq "-v: server names the subject" "$(last_line "$T/server.log")" \
 	"Token $sent from $CLI_ID"
 
 # --- what the proxy forwards, seen by an independent upstream -------------
-$PY test/e2e/echo_upstream.py "$T/srv/svid.pem" "$T/srv/key.pem" \
+$PY test/e2e/echo_upstream.py "$T/svid/svid.0.pem" "$T/svid/svid.0.key" \
 	> "$T/echo.out" 2>&1 &
 PIDS="$PIDS $!"
 i=0
@@ -258,7 +306,7 @@ while ! grep -q '^PORT ' "$T/echo.out" && [ $i -lt 100 ]; do
 	i=$((i + 1))
 done
 EP=$(sed -n 's/^PORT //p' "$T/echo.out")
-serve echoproxy srv "$PROXY" -upstream "https://localhost:$EP/base/"
+serve echoproxy "$PROXY" -upstream "https://localhost:$EP/base/"
 EPP=$PORT
 req "$EPP" -H "Authorization: Bearer $TOK" -H "X-Forwarded-For: 10.0.0.1" \
 	-H "Connection: X-Hop" -H "X-Hop: 1" -H "Keep-Alive: timeout=1" \
@@ -286,6 +334,14 @@ for h in Connection X-Hop Keep-Alive TE Expect; do
 done
 expect_file_contains "echo: response field forwarded" "$T/headers" \
 	"X-Upstream: echo"
+peer1=$(sed -n 's/^X-Upstream-Peer: \([0-9.:]*\).*/\1/p' "$T/headers")
+req "$EPP" -D "$T/headers2"
+peer2=$(sed -n 's/^X-Upstream-Peer: \([0-9.:]*\).*/\1/p' "$T/headers2")
+case "$peer1" in
+127.0.0.1:[0-9]*) pass ;;
+*) fail "echo: X-Upstream-Peer forwarded" "'$peer1'" ;;
+esac
+expect_eq "echo: the upstream connection is kept alive" "$peer2" "$peer1"
 for h in Keep-Alive X-Upstream-Hop; do
 	if grep -qi "^$h:" "$T/headers"; then
 		fail "echo: response $h dropped" "$(cat "$T/headers")"
@@ -295,25 +351,25 @@ for h in Keep-Alive X-Upstream-Hop; do
 done
 
 # --- identities refused ---------------------------------------------------
-serve badproxy cli "$PROXY" -upstream "https://localhost:$SP"
-client cli "$PORT"
+serve badproxy "$BIN/client/proxy" -upstream "https://localhost:$SP"
+client "$PORT"
 expect_eq "proxy as the client: client exit" "$rc" 1
 REFUSED="tls: peer \"$CLI_ID\" not authorized: unexpected ID \"$CLI_ID\""
 REFUSED="$REFUSED (expected \"$SRV_ID\")"
 expect_eq "proxy as the client: client names the ID it got" "$out" \
 	"Error connecting to \"https://localhost:$PORT/\": $REFUSED"
 
-serve badserver cli "$SERVER"
-serve badup srv "$PROXY" -upstream "https://localhost:$PORT"
+serve badserver "$BIN/client/server"
+serve badup "$PROXY" -upstream "https://localhost:$PORT"
 BUP=$PORT
-client cli "$BUP"
+client "$BUP"
 expect_eq "upstream as the client: client" "$out" \
 	"unexpected status: 502 Bad Gateway"
 expect_eq "upstream as the client: proxy" "$(last_line "$T/badup.log")" \
 	"http: proxy error: $REFUSED"
 kill "$pid_badserver"
 wait "$pid_badserver" 2>/dev/null
-client cli "$BUP"
+client "$BUP"
 expect_eq "upstream down: client" "$out" \
 	"unexpected status: 502 Bad Gateway"
 case "$(last_line "$T/badup.log")" in
@@ -321,56 +377,61 @@ case "$(last_line "$T/badup.log")" in
 *) fail "upstream down: proxy" "$(last_line "$T/badup.log")" ;;
 esac
 
-# --- the Workload API restarted between two runs --------------------------
-client cli "$PP"
+# --- the agent restarted between two runs ---------------------------------
+client "$PP"
 expect_eq "before the restart" "$rc $out" "0 Success!!!"
-api_stop srv
-api_stop cli
-api srv "$SRV_ID"
-api cli "$CLI_ID"
-client cli "$PP"
+old=$(serial "$PP")
+agent_stop
+agent_start
+client "$PP"
 expect_eq "after the restart" "$rc $out" "0 Success!!!"
-# The server's and proxy's sources reconnect: a new SVID reaches them.
-i=0
-while [ "$(serial "$PP")" != "$(cat "$T/srv/serial")" ] && [ $i -lt 100 ]
-do
-	sleep 0.1
-	i=$((i + 1))
-done
-expect_eq "after the restart: proxy serves the new SVID" "$(serial "$PP")" \
-	"$(cat "$T/srv/serial")"
+# The proxy's source reconnects and gets an SVID from the new agent.
+wait_serial "$PP" "$old"
+if [ "$(serial "$PP")" != "$old" ]; then pass; else
+	fail "after the restart: the proxy's source reconnects" "$old"
+fi
+client "$PP"
+expect_eq "after the restart, new SVID" "$rc $out" "0 Success!!!"
 
-# --- SVID rotation during a run -------------------------------------------
-old=$(cat "$T/srv/serial")
-SPIFFE_ENDPOINT_SOCKET=unix://$T/cli.sock "$CLIENT" -timeout 10s \
-	-url "https://localhost:$PP/" -n 3000 > "$T/long.out" 2>&1 &
+# --- SVID rotation during a run (6 s X.509-SVIDs, renewed at 3 s) ---------
+serve rotserver "$BIN/rot/server"
+RSP=$PORT
+serve rotproxy "$BIN/rot/proxy" -upstream "https://localhost:$RSP"
+RPP=$PORT
+old_p=$(serial "$RPP")
+old_s=$(serial "$RSP")
+SPIFFE_ENDPOINT_SOCKET=unix://$SOCK "$CLIENT" -timeout 10s \
+	-url "https://localhost:$RPP/" -n 2000 > "$T/long.out" 2>&1 &
 long=$!
-kill -USR1 "$pid_srv"
-i=0
-while [ "$(cat "$T/srv/serial")" = "$old" ] && [ $i -lt 100 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
-new=$(cat "$T/srv/serial")
+wait_serial "$RPP" "$old_p"
+wait_serial "$RSP" "$old_s"
 wait "$long"
 expect_eq "rotation: the run in progress finishes" "$?" 0
-i=0
-while { [ "$(serial "$PP")" != "$new" ] ||
-    [ "$(serial "$SP")" != "$new" ]; } && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-expect_eq "rotation: proxy presents the new SVID" "$(serial "$PP")" "$new"
-expect_eq "rotation: server presents the new SVID" "$(serial "$SP")" "$new"
-client cli "$PP"
+if [ "$(serial "$RPP")" != "$old_p" ] && [ "$(serial "$RSP")" != "$old_s" ]
+then pass; else
+	fail "rotation: proxy and server present new SVIDs" \
+		"$old_p / $(serial "$RPP"), $old_s / $(serial "$RSP")"
+fi
+client "$RPP"
 expect_eq "rotation: a later connection succeeds" "$rc $out" "0 Success!!!"
 
 # --- HTTP/2 through the proxy ---------------------------------------------
-# Our server offers only http/1.1 in ALPN, so curl --http2 goes on in
-# HTTP/1.1: asserted, so the day h2 is offered this case says so.
+# curl --http2 with a real token.  Whether it gets HTTP/2 depends on the
+# proxy offering h2 by ALPN (httpd's HTTP/2 is being wired in on another
+# branch); either way the exact outcome is asserted and said.
+alpn=$(openssl s_client -connect "127.0.0.1:$PP" -alpn h2,http/1.1 \
+	< /dev/null 2>/dev/null | sed -n 's/^ALPN protocol: //p')
 req "$PP" --http2 -H "Authorization: Bearer $TOK"
 expect_req "curl --http2" 200 "Success!!!"
-expect_eq "curl --http2: negotiated version" "$ver" "1.1"
+if [ "$alpn" = h2 ]; then
+	expect_eq "curl --http2: HTTP/2 through the proxy" "$ver" 2
+else
+	echo "INFO the proxy offers no h2 by ALPN: curl --http2 went on in" \
+		"HTTP/$ver"
+	expect_eq "curl --http2: falls back to HTTP/1.1" "$ver" 1.1
+fi
+expect_eq "curl --http2: server" "$(tail -n 2 "$T/server.log" |
+	head -n 1 | untime)" "Request received"
 
 # --- start-up and usage ---------------------------------------------------
 SPIFFE_ENDPOINT_SOCKET=unix://$T/none.sock "$CLIENT" -timeout 500ms \
@@ -391,6 +452,40 @@ expect_eq "proxy bad flag: message" "$(cat "$T/help")" \
 spiffe-jwt-using-proxy-proxy -h)"
 "$CLIENT" -n 0 > "$T/help" 2>&1
 expect_eq "client -n 0: exit" "$?" 2
+
+# --- against python3-grpcio's fake Workload API --------------------------
+# One fake per identity, sharing a CA and JWT key (--shared).
+if command -v protoc >/dev/null && $PY -c 'import grpc' 2>/dev/null &&
+    protoc -I proto -I /usr/include --python_out="$T" proto/workload.proto
+then
+	for n in server client; do
+		WLAPI_PB_DIR=$T $PY test/wlapi/fake_workload_api.py \
+			--socket "$T/fake-$n.sock" --state "$T/fake-$n" \
+			--shared "$T/fake-ca" \
+			--spiffe-id "spiffe://example.org/$n" \
+			> "$T/fake-$n.log" 2>&1 &
+		PIDS="$PIDS $!"
+		i=0
+		while [ ! -f "$T/fake-$n/ready" ] && [ $i -lt 200 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+	done
+	API_SOCK=$T/fake-server.sock
+	serve fakeserver "$SERVER"
+	serve fakeproxy "$PROXY" -upstream "https://localhost:$PORT"
+	API_SOCK=$T/fake-client.sock
+	client "$PORT"
+	expect_eq "fake Workload API: happy path" "$rc $out" "0 Success!!!"
+	client "$PORT" spiffe://example.org/some-other-server
+	expect_eq "fake Workload API: wrong audience" "$rc $out" \
+		"1 unexpected status: 401 Unauthorized"
+	expect_eq "fake Workload API: server" \
+		"$(last_line "$T/fakeserver.log")" "$want_aud"
+	unset API_SOCK
+else
+	skip "fake Workload API" "needs protoc and python3-grpcio"
+fi
 
 # --- graceful stop --------------------------------------------------------
 for n in server proxy; do

@@ -150,16 +150,6 @@ static void *srv_main(void *arg)
 
 static void srv_start_with(struct srv *s, const char *svid_name,
 			   int header_ms, int max_conns,
-			   spiffe_httpd_handler h, void *arg);
-
-static void srv_start(struct srv *s, const char *svid_name,
-		      int header_ms, int max_conns)
-{
-	srv_start_with(s, svid_name, header_ms, max_conns, handler, NULL);
-}
-
-static void srv_start_with(struct srv *s, const char *svid_name,
-			   int header_ms, int max_conns,
 			   spiffe_httpd_handler h, void *arg)
 {
 	spiffe_httpd_config cfg;
@@ -195,6 +185,12 @@ static void srv_start_with(struct srv *s, const char *svid_name,
 		abort();
 	s->port = spiffe_httpd_port(&s->httpd);
 	pthread_create(&s->th, NULL, srv_main, s);
+}
+
+static void srv_start(struct srv *s, const char *svid_name,
+		      int header_ms, int max_conns)
+{
+	srv_start_with(s, svid_name, header_ms, max_conns, handler, NULL);
 }
 
 static void srv_stop(struct srv *s)
@@ -644,6 +640,47 @@ TEST(graceful_stop_finishes_in_flight)
 	spiffe_tls_memsource_free(&s.src);
 }
 
+TEST(many_client_handshakes_in_flight)
+{
+	/* A proxy with many workers starts as many upstream handshakes at
+	 * once; each client holds an ephemeral key from ClientHello to
+	 * ServerHello.  PSA's static key store had 32 slots: the 33rd
+	 * handshake failed with "out of memory". */
+	enum { N = 80 };
+	static struct raw w[N];
+	struct srv s;
+	struct cli c;
+	spiffe_errbuf eb;
+	int64_t dl = spiffe_monotonic_ms() + 20000;
+	char ps[8];
+	int i, rc;
+
+	srv_start(&s, "server", 20000, 0);
+	cli_init(&c, s.port, "spiffe://example.org/server");
+	snprintf(ps, sizeof(ps), "%d", s.port);
+	for (i = 0; i < N; i++) {
+		spiffe_tls_conn_init(&w[i].tls);
+		CHECK_INT(spiffe_net_connect("127.0.0.1", ps, dl, &w[i].fd,
+					     NULL), 0);
+		CHECK_INT(spiffe_tls_conn_setup(&w[i].tls, &c.tls, w[i].fd,
+						NULL, NULL), 0);
+		rc = spiffe_tls_handshake(&w[i].tls, &eb);
+		if (rc != SPIFFE_ERR_AGAIN)
+			FAILF("handshake %d: %d %s", i, rc, eb.msg);
+		CHECK_INT(rc, SPIFFE_ERR_AGAIN);
+	}
+	for (i = 0; i < N; i++) {
+		rc = spiffe_tls_handshake_wait(&w[i].tls, dl, &eb);
+		if (rc != 0)
+			FAILF("handshake %d: %s", i, eb.msg);
+		CHECK_INT(rc, 0);
+	}
+	for (i = 0; i < N; i++)
+		raw_close(&w[i]);
+	cli_free(&c);
+	srv_stop(&s);
+}
+
 TEST(rproxy_forwards_end_to_end)
 {
 	struct srv up, px;
@@ -771,6 +808,7 @@ static int unit_tests(void)
 	RUN(accept_out_of_fds_pauses);
 	RUN(wrong_server_id_refused);
 	RUN(graceful_stop_finishes_in_flight);
+	RUN(many_client_handshakes_in_flight);
 	RUN(rproxy_forwards_end_to_end);
 	RUN(rproxy_init_checks_url);
 	RUN(url_parse);

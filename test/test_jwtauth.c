@@ -91,8 +91,9 @@ TEST(bearer_fields)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *tok;
 		size_t tl;
-		int rc = spiffe_http_bearer(cases[i].v, strlen(cases[i].v),
-					    &tok, &tl);
+		int rc = spiffe_jwt_auth_bearer(cases[i].v,
+						strlen(cases[i].v), &tok,
+						&tl);
 
 		if (cases[i].tok == NULL) {
 			if (rc != SPIFFE_ERR_HTTP || tok != NULL) {
@@ -117,9 +118,9 @@ TEST(bearer_uses_length_not_nul)
 	size_t tl;
 
 	/* The NUL is a byte of the field: still two fields. */
-	CHECK_INT(spiffe_http_bearer(v, sizeof(v) - 1, &tok, &tl), 0);
+	CHECK_INT(spiffe_jwt_auth_bearer(v, sizeof(v) - 1, &tok, &tl), 0);
 	CHECK_INT(tl, 7);
-	CHECK_INT(spiffe_http_bearer(v, 8, &tok, &tl), 0);
+	CHECK_INT(spiffe_jwt_auth_bearer(v, 8, &tok, &tl), 0);
 	CHECK_INT(tl, 1);
 	CHECK(tok[0] == 'a');
 }

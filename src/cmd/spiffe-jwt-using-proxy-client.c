@@ -21,11 +21,12 @@
 #define PROG "spiffe-jwt-using-proxy-client"
 
 static struct {
-	const char *url, *server_id, *socket;
-	int64_t timeout, n;
+	const char *url, *server_id;
+	int64_t n;
+	spiffe_cli_wlapi api;
 	int verbose;
-} o = { "https://localhost:8443/", "spiffe://example.org/server", NULL,
-	30000000000, 1, 0 };
+} o = { "https://localhost:8443/", "spiffe://example.org/server", 1,
+	SPIFFE_CLI_WLAPI_INIT, 0 };
 
 static spiffe_flag flags[] = {
 	{ "url", SPIFFE_FLAG_STRING, &o.url, "URL",
@@ -33,12 +34,7 @@ static spiffe_flag flags[] = {
 	{ "serverID", SPIFFE_FLAG_STRING, &o.server_id, "ID",
 	  "the SPIFFE ID the peer must present\n"
 	  "(default spiffe://example.org/server)", 0 },
-	{ "socketPath", SPIFFE_FLAG_STRING, &o.socket, "PATH",
-	  "the Workload API socket, a path or unix:///path or\n"
-	  "tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)", 0 },
-	{ "timeout", SPIFFE_FLAG_DURATION, &o.timeout, "DURATION",
-	  "how long to wait at start for the SVID and bundles (default 30s)",
-	  0 },
+	SPIFFE_CLI_WLAPI_FLAGS(o.api),
 	{ "n", SPIFFE_FLAG_INT, &o.n, "N",
 	  "send N requests over one kept-alive connection and log the\n"
 	  "rate (default 1)", 0 },
@@ -100,7 +96,6 @@ static int call(spiffe_httpc *c, const char *path, size_t plen,
 
 int main(int argc, char **argv)
 {
-	char addr[SPIFFE_CLI_ADDR_SIZE];
 	char host[SPIFFE_NET_HOST_MAX + 1], port[SPIFFE_NET_PORT_MAX + 1];
 	const char *audience = "spiffe://example.org/server", *path;
 	spiffe_x509_source *xs = NULL;
@@ -115,7 +110,7 @@ int main(int argc, char **argv)
 	spiffe_errbuf eb;
 	char *token = NULL;
 	size_t plen;
-	int nargs, rc;
+	int nargs, rc, wait_ms;
 
 	rc = spiffe_cli_program(PROG, "[flags] [AUDIENCE]",
 				"Fetches a JWT-SVID for AUDIENCE (default "
@@ -131,9 +126,6 @@ int main(int argc, char **argv)
 	if (o.n < 1)
 		return spiffe_cli_usage_error(PROG, "flag -n must be at "
 					      "least 1");
-	if (o.timeout < 1000000 || o.timeout / 1000000 > INT32_MAX)
-		return spiffe_cli_usage_error(PROG, "flag -timeout must be "
-					      "1ms..596h");
 	if (spiffe_id_parse_cstr(&id, o.server_id, &eb) != 0)
 		return spiffe_cli_usage_error(PROG, "flag -serverID: %s",
 					      eb.msg);
@@ -141,20 +133,17 @@ int main(int argc, char **argv)
 				   &plen, &eb) != 0)
 		return spiffe_cli_usage_error(PROG, "flag -url: %s", eb.msg);
 	spiffe_wlapi_options_init(&wo);
-	if (spiffe_cli_socket_address(o.socket, addr, &wo.address, &eb) != 0)
-		return spiffe_cli_usage_error(PROG, "flag -socketPath: %s",
-					      eb.msg);
+	if ((rc = spiffe_cli_wlapi_options(PROG, &o.api, &wo, &wait_ms)) != 0)
+		return rc;
 	rc = 1;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&tls, 0, sizeof(tls));
 	memset(&c, 0, sizeof(c));
-	if (spiffe_x509_source_new(&xs, &wo, (int)(o.timeout / 1000000),
-				   &eb) != 0) {
+	if (spiffe_x509_source_new(&xs, &wo, wait_ms, &eb) != 0) {
 		spiffe_log("Unable to create X509Source: %s", eb.msg);
 		goto out;
 	}
-	if (spiffe_jwt_source_new(&js, &wo, (int)(o.timeout / 1000000),
-				  &eb) != 0) {
+	if (spiffe_jwt_source_new(&js, &wo, wait_ms, &eb) != 0) {
 		spiffe_log("Unable to create JWTSource: %s", eb.msg);
 		goto out;
 	}

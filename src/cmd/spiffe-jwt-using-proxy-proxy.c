@@ -17,10 +17,11 @@
 #define PROG "spiffe-jwt-using-proxy-proxy"
 
 static struct {
-	const char *listen, *upstream, *upstream_id, *socket;
-	int64_t timeout, workers;
-} o = { ":8443", "https://localhost:8080", "spiffe://example.org/server",
-	NULL, 30000000000, 8 };
+	const char *listen, *upstream, *upstream_id;
+	int64_t workers;
+	spiffe_cli_wlapi api;
+} o = { ":8443", "https://localhost:8080", "spiffe://example.org/server", 8,
+	SPIFFE_CLI_WLAPI_INIT };
 
 static spiffe_flag flags[] = {
 	{ "listen", SPIFFE_FLAG_STRING, &o.listen, "ADDR",
@@ -30,12 +31,7 @@ static spiffe_flag flags[] = {
 	{ "upstreamID", SPIFFE_FLAG_STRING, &o.upstream_id, "ID",
 	  "the SPIFFE ID the server must present\n"
 	  "(default spiffe://example.org/server)", 0 },
-	{ "socketPath", SPIFFE_FLAG_STRING, &o.socket, "PATH",
-	  "the Workload API socket, a path or unix:///path or\n"
-	  "tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)", 0 },
-	{ "timeout", SPIFFE_FLAG_DURATION, &o.timeout, "DURATION",
-	  "how long to wait at start for the SVID and bundle (default 30s)",
-	  0 },
+	SPIFFE_CLI_WLAPI_FLAGS(o.api),
 	{ "workers", SPIFFE_FLAG_INT, &o.workers, "N",
 	  "requests forwarded at once; as many upstream connections are\n"
 	  "kept alive (default 8)", 0 },
@@ -52,7 +48,6 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 
 int main(int argc, char **argv)
 {
-	char addr[SPIFFE_CLI_ADDR_SIZE];
 	spiffe_x509_source *xs = NULL;
 	spiffe_wlapi_options wo;
 	spiffe_tls_config tls, uptls;
@@ -64,7 +59,7 @@ int main(int argc, char **argv)
 	spiffe_rproxy px;
 	spiffe_id id;
 	spiffe_errbuf eb;
-	int nargs, rc;
+	int nargs, rc, wait_ms;
 
 	rc = spiffe_cli_program(PROG, "[flags]",
 				"Serves HTTPS with the X.509-SVID from the "
@@ -78,24 +73,19 @@ int main(int argc, char **argv)
 	if (o.workers < 1 || o.workers > SPIFFE_HTTPC_MAX_POOL)
 		return spiffe_cli_usage_error(PROG, "flag -workers must be "
 					      "1..%d", SPIFFE_HTTPC_MAX_POOL);
-	if (o.timeout < 1000000 || o.timeout / 1000000 > INT32_MAX)
-		return spiffe_cli_usage_error(PROG, "flag -timeout must be "
-					      "1ms..596h");
 	if (spiffe_id_parse_cstr(&id, o.upstream_id, &eb) != 0)
 		return spiffe_cli_usage_error(PROG, "flag -upstreamID: %s",
 					      eb.msg);
 	spiffe_wlapi_options_init(&wo);
-	if (spiffe_cli_socket_address(o.socket, addr, &wo.address, &eb) != 0)
-		return spiffe_cli_usage_error(PROG, "flag -socketPath: %s",
-					      eb.msg);
+	if ((rc = spiffe_cli_wlapi_options(PROG, &o.api, &wo, &wait_ms)) != 0)
+		return rc;
 	rc = 1;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&tls, 0, sizeof(tls));
 	memset(&uptls, 0, sizeof(uptls));
 	memset(&srv, 0, sizeof(srv));
 	memset(&px, 0, sizeof(px));
-	if (spiffe_x509_source_new(&xs, &wo, (int)(o.timeout / 1000000),
-				   &eb) != 0) {
+	if (spiffe_x509_source_new(&xs, &wo, wait_ms, &eb) != 0) {
 		spiffe_log("Unable to create X509Source: %s", eb.msg);
 		goto out;
 	}

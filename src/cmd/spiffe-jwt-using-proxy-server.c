@@ -19,11 +19,13 @@
 #define DEFAULT_AUDIENCE "spiffe://example.org/server"
 
 static struct {
-	const char *listen, *socket;
+	const char *listen;
 	spiffe_cli_list aud;
-	int64_t leeway, timeout, workers;
+	int64_t leeway, workers;
+	spiffe_cli_wlapi api;
 	int verbose;
-} o = { ":8080", NULL, { 0, { NULL } }, 60000000000, 30000000000, 2, 0 };
+} o = { ":8080", { 0, { NULL } }, 60000000000, 2, SPIFFE_CLI_WLAPI_INIT,
+	0 };
 
 static spiffe_flag flags[] = {
 	{ "listen", SPIFFE_FLAG_STRING, &o.listen, "ADDR",
@@ -32,14 +34,9 @@ static spiffe_flag flags[] = {
 	  "an audience a token must name; repeat or separate with commas\n"
 	  "for several (default " DEFAULT_AUDIENCE ")", 0 },
 	{ "leeway", SPIFFE_FLAG_DURATION, &o.leeway, "DURATION",
-	  "clock skew allowed on a token's exp, nbf and iat (default 60s)",
-	  0 },
-	{ "socketPath", SPIFFE_FLAG_STRING, &o.socket, "PATH",
-	  "the Workload API socket, a path or unix:///path or\n"
-	  "tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)", 0 },
-	{ "timeout", SPIFFE_FLAG_DURATION, &o.timeout, "DURATION",
-	  "how long to wait at start for the SVID and bundles (default 30s)",
-	  0 },
+	  "clock skew allowed on a token's exp, nbf and iat, in whole\n"
+	  "seconds (default 60s)", 0 },
+	SPIFFE_CLI_WLAPI_FLAGS(o.api),
 	{ "workers", SPIFFE_FLAG_INT, &o.workers, "N",
 	  "threads that answer requests (default 2)", 0 },
 	{ "v", SPIFFE_FLAG_BOOL, &o.verbose, NULL,
@@ -94,7 +91,7 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 			const char *tok;
 			size_t tl;
 
-			if (spiffe_http_bearer(v, len, &tok, &tl) == 0) {
+			if (spiffe_jwt_auth_bearer(v, len, &tok, &tl) == 0) {
 				spiffe_jwt_fingerprint(tok, tl, fp);
 				spiffe_log("Token %s from %s", fp,
 					   svid.id.str);
@@ -108,7 +105,6 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 int main(int argc, char **argv)
 {
 	static const char *const def_aud[] = { DEFAULT_AUDIENCE };
-	char addr[SPIFFE_CLI_ADDR_SIZE];
 	spiffe_x509_source *xs = NULL;
 	spiffe_jwt_source *js = NULL;
 	spiffe_wlapi_options wo;
@@ -119,7 +115,7 @@ int main(int argc, char **argv)
 	spiffe_svid_provider sp;
 	spiffe_bundle_provider bp;
 	spiffe_errbuf eb;
-	int nargs, rc = 1;
+	int nargs, rc, wait_ms;
 
 	rc = spiffe_cli_program(PROG, "[flags]",
 				"Serves HTTPS with the X.509-SVID from the "
@@ -133,28 +129,22 @@ int main(int argc, char **argv)
 	if (o.workers < 1 || o.workers > 256)
 		return spiffe_cli_usage_error(PROG, "flag -workers must be "
 					      "1..256");
-	if (o.timeout < 1000000 || o.timeout / 1000000 > INT32_MAX)
-		return spiffe_cli_usage_error(PROG, "flag -timeout must be "
-					      "1ms..596h");
 	if (o.leeway > 86400 * 1000000000ll)
 		return spiffe_cli_usage_error(PROG, "flag -leeway must be "
 					      "at most 24h");
 	spiffe_wlapi_options_init(&wo);
-	if (spiffe_cli_socket_address(o.socket, addr, &wo.address, &eb) != 0)
-		return spiffe_cli_usage_error(PROG, "flag -socketPath: %s",
-					      eb.msg);
+	if ((rc = spiffe_cli_wlapi_options(PROG, &o.api, &wo, &wait_ms)) != 0)
+		return rc;
 	rc = 1;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&tls, 0, sizeof(tls));
 	memset(&srv, 0, sizeof(srv));
 	memset(&auth, 0, sizeof(auth));
-	if (spiffe_x509_source_new(&xs, &wo, (int)(o.timeout / 1000000),
-				   &eb) != 0) {
+	if (spiffe_x509_source_new(&xs, &wo, wait_ms, &eb) != 0) {
 		spiffe_log("Unable to create X509Source: %s", eb.msg);
 		goto out;
 	}
-	if (spiffe_jwt_source_new(&js, &wo, (int)(o.timeout / 1000000),
-				  &eb) != 0) {
+	if (spiffe_jwt_source_new(&js, &wo, wait_ms, &eb) != 0) {
 		spiffe_log("Unable to create JWTSource: %s", eb.msg);
 		goto out;
 	}

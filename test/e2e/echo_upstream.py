@@ -5,8 +5,9 @@ received, so a test sees exactly what our proxy forwarded.
 
 Response body: the request line, each header line as received, an empty
 line, then the request body.  Response fields: Content-Type, X-Upstream,
-and hop-by-hop ones the proxy must drop (Keep-Alive, Connection naming
-X-Upstream-Hop, X-Upstream-Hop itself).
+X-Upstream-Peer (the proxy's address and port: the same port twice means
+a connection kept alive), and hop-by-hop ones the proxy must drop
+(Keep-Alive, Connection naming X-Upstream-Hop, X-Upstream-Hop itself).
 
 Usage: echo_upstream.py CERT KEY   (prints "PORT n", serves until killed)
 """
@@ -28,6 +29,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("X-Upstream", "echo")
+        self.send_header("X-Upstream-Peer", "%s:%d" % self.client_address)
         self.send_header("Keep-Alive", "timeout=5")
         self.send_header("Connection", "X-Upstream-Hop")
         self.send_header("X-Upstream-Hop", "1")
