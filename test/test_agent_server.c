@@ -691,6 +691,13 @@ TEST(jwt_and_validate)
 	}
 	free(claims);
 	spiffe_jwtsvid_free(&sv);
+	/* An unknown length-delimited field is skipped (it used to end
+	 * the call with Internal and an uninitialized message; found by
+	 * fuzz_wlapi_request). */
+	memcpy(buf + n, "\x1a\x02zz", 4);
+	r = call(&c, "ValidateJWTSVID", buf, n + 4);
+	CHECK(r != NULL && r->nmsg == 1);
+	CHECK_STATUS(r, 0, "", 0);
 	/* The wrong audience: InvalidArgument with the reason. */
 	buf[2] = 'S';
 	r = call(&c, "ValidateJWTSVID", buf, n);
@@ -1074,6 +1081,16 @@ TEST(decode_requests)
 	CHECK(spiffe_agent_decode_validate_req((const uint8_t *)
 		"\x0a\x00\x12\x03" "abc", 7, &v, &eb) == 0);
 	CHECK(v.audience.len == 0 && v.svid.len == 3);
+	/* Unknown length-delimited fields around the known ones (a
+	 * regression: they made the decoder return 1). */
+	CHECK_INT(spiffe_agent_decode_validate_req((const uint8_t *)
+		"\x1a\x01q" "\x0a\x01" "a" "\x22\x00" "\x12\x01" "b"
+		"\x9a\x00\x02" "zz", 16, &v, &eb), 0);
+	CHECK(v.audience.len == 1 && v.audience.p[0] == 'a');
+	CHECK(v.svid.len == 1 && v.svid.p[0] == 'b');
+	CHECK_INT(spiffe_agent_decode_validate_req((const uint8_t *)
+		"\x9a\x00\x02\x0c\x32", 5, &v, &eb), 0);
+	CHECK(v.audience.len == 0 && v.svid.len == 0);
 	/* Malformed: field 0, an unfinished group, a length past the end,
 	 * end-group at the top, wire types 6 and 7. */
 	CHECK_INT(spiffe_agent_decode_empty((const uint8_t *)"\x00\x01", 2,

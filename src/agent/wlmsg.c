@@ -223,14 +223,18 @@ int spiffe_agent_decode_validate_req(const uint8_t *p, size_t len,
 
 	memset(req, 0, sizeof(*req));
 	while ((rc = rd_field(&r, &f, 0)) == 1) {
+		int err = 0;
+
+		/* Unknown fields, and known ones of another type, are
+		 * skipped: err stays 0 for them. */
 		if (f.wt != WT_LEN)
 			continue;
 		if (f.num == 1)
-			rc = take_str(&f, &req->audience, eb);
+			err = take_str(&f, &req->audience, eb);
 		else if (f.num == 2)
-			rc = take_str(&f, &req->svid, eb);
-		if (rc != 0)
-			return rc;
+			err = take_str(&f, &req->svid, eb);
+		if (err != 0)
+			return err;
 	}
 	return rc < 0 ? bad(eb, BAD_WIRE) : 0;
 }
