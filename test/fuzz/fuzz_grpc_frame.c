@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the gRPC deframer fed in chunks, and response headers and
- * trailers read from header lists.
+ * trailers, and a server's request headers, read from header lists.
  *
  * Input: byte 0 picks the chunk size and flags; bytes 1-2 give how many
  * of the rest are body (the deframer's input); what follows is header
@@ -31,6 +31,36 @@ static void check_status(const spiffe_grpc_status *st)
 		abort();
 	if (spiffe_grpc_status_fail(st, &eb) != st->err)
 		abort();
+}
+
+/* The same header list read as a request by a server (the agent). */
+static void server_side(const spiffe_header *h, size_t n)
+{
+	spiffe_grpc_server_req r;
+	spiffe_grpc_status st;
+	spiffe_grpc_trailers t;
+	int http = 0;
+	int rc = spiffe_grpc_server_request(h, n, &r, &http, &st);
+
+	if (rc == 0) {
+		if (r.path == NULL)
+			abort();
+		return;
+	}
+	if (rc != SPIFFE_ERR_PROTOCOL ||
+	    (http != 400 && http != 405 && http != 415) || st.code == 0)
+		abort();
+	if (st.msg_len != strlen(st.msg))
+		abort();
+	/* The refusal quotes the peer's bytes; on the wire they must be
+	 * percent-encoded into visible ASCII. */
+	spiffe_grpc_trailers_set(&t, http, st.code, st.msg, st.msg_len);
+	if (t.n != 4)
+		abort();
+	for (size_t i = 0; i < t.n; i++)
+		for (size_t k = 0; k < t.h[i].value_len; k++)
+			if (t.h[i].value[k] < 0x20 || t.h[i].value[k] > 0x7e)
+				abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -107,5 +137,6 @@ framed:
 	if (spiffe_grpc_response_trailers(h, n, &st) != st.err)
 		abort();
 	check_status(&st);
+	server_side(h, n);
 	return 0;
 }
