@@ -835,9 +835,7 @@ TEST(oversized_request_reported)
 	static uint8_t v[6000];
 	spiffe_header h[7];
 	spiffe_h2_options so = { 0, 0, 0, 1 };
-	static const spiffe_header r431[] = {
-		{ (const uint8_t *)":status", 7, (const uint8_t *)"431", 3, 0 },
-	};
+	static const spiffe_header r431[] = { HD(":status", "431") };
 	uint32_t id;
 
 	for (size_t i = 0; i < sizeof(v); i++)
