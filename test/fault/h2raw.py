@@ -13,8 +13,11 @@ SETTINGS, then the frames of CASE:
   post N         HEADERS of a POST with content-length N on stream 1,
                  then DATA of N bytes, in frames of 16384 bytes as the
                  windows allow
-  grpc N         a gRPC FetchJWTSVID call whose message is N bytes, in
-                 DATA frames of 16384 bytes (legal framing)
+  stall N [AUTH] N GETs of / (with "authorization: AUTH"), our stream
+                 window 4 bytes: once every response has stalled after
+                 its first 4 bytes of DATA, resets the connection
+                 (SO_LINGER 0) and prints "PARTIAL k", k the streams
+                 that got a partial body
 
 and reads frames until the connection closes, printing each frame that
 ends a stream or the connection, as
@@ -148,7 +151,11 @@ def main():
         scheme = b"http"
     case = sys.argv[3]
     n = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0, b"")
+    settings = b""
+    if case == "stall":     # SETTINGS_INITIAL_WINDOW_SIZE 4
+        settings = struct.pack(">HI", 4, 4)
+    out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0,
+                                                        settings)
     grpc_head = block([(b":method", b"POST"), (b":scheme", scheme),
                        (b":path", b"/SpiffeWorkloadAPI/FetchJWTSVID"),
                        (b":authority", authority),
@@ -181,26 +188,18 @@ def main():
             k = min(16384, n - i, 65535 - i)
             out += frame(DATA, END_STREAM if i + k == n else 0, 1,
                          b"\0" * k)
+    elif case == "stall":
+        f = [(b":method", b"GET"), (b":scheme", scheme),
+             (b":path", b"/"), (b":authority", authority)]
+        if len(sys.argv) > 5:
+            f.append((b"authorization", sys.argv[5].encode()))
+        for i in range(n):
+            out += frame(HEADERS, END_HEADERS | END_STREAM, 2 * i + 1,
+                         block(f))
+        send(s, out)
+        return stall(s, n)
     elif case == "bigping":
         out += frame(PING, 0, 0, b"\0" * n)
-    elif case == "grpc":
-        # JWTSVIDRequest{audience: "x" * k} framed as one gRPC message
-        # of n bytes.
-        k = n - 1 - len(hint(n, 7)) + 1
-        while True:
-            msg = b"\x0a" + varint(k) + b"x" * k
-            if len(msg) <= n:
-                break
-            k -= 1
-        msg += b""
-        body = b"\0" + struct.pack(">I", len(msg)) + msg
-        out += frame(HEADERS, END_HEADERS, 1, grpc_head)
-        # Grow the peer's view of our windows first: not needed (we
-        # send), but the server's windows are 64 KiB by default; send
-        # what fits and let the server answer.
-        for i in range(0, min(len(body), 65535), 16384):
-            chunk = body[i:i + 16384]
-            out += frame(DATA, 0, 1, chunk)
     else:
         print("unknown case %s" % case, file=sys.stderr)
         return 2
@@ -252,6 +251,37 @@ def main():
             return 0
     print("TIMEOUT")
     return 1
+
+
+def stall(s, n):
+    """Reads until each of the n streams got DATA without END_STREAM,
+    then resets the connection."""
+    buf, partial = b"", set()
+    deadline = time.monotonic() + 10
+    while len(partial) < n and time.monotonic() < deadline:
+        try:
+            d = s.recv(65536)
+        except (OSError, ssl.SSLError):
+            break
+        if not d:
+            break
+        buf += d
+        while len(buf) >= 9:
+            ln = buf[0] << 16 | buf[1] << 8 | buf[2]
+            if len(buf) < 9 + ln:
+                break
+            ft, fl = buf[3], buf[4]
+            sid = struct.unpack(">I", buf[5:9])[0] & 0x7fffffff
+            buf = buf[9 + ln:]
+            if ft == DATA and ln > 0 and not fl & END_STREAM:
+                partial.add(sid)
+            elif ft == SETTINGS and not fl & 1:
+                send(s, frame(SETTINGS, 1, 0, b""))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                 struct.pack("ii", 1, 0))
+    s.close()
+    print("PARTIAL %d" % len(partial))
+    return 0
 
 
 def send(s, b):
