@@ -140,8 +140,8 @@ static void *srv_main(void *arg)
 	return NULL;
 }
 
-static void srv_start(struct srv *s, const char *svid_name,
-		      int header_ms, int max_conns)
+static void srv_start_opt(struct srv *s, const char *svid_name,
+			  int header_ms, int max_conns, int no_h2)
 {
 	spiffe_httpd_config cfg;
 	spiffe_svid_provider sp;
@@ -170,11 +170,18 @@ static void srv_start(struct srv *s, const char *svid_name,
 	cfg.grace_ms = 2000;
 	cfg.log = srv_log;
 	cfg.log_arg = s;
+	cfg.no_h2 = no_h2;
 	/* cfg is copied by init. */
 	if (spiffe_httpd_init(&s->httpd, &cfg, NULL) != 0)
 		abort();
 	s->port = spiffe_httpd_port(&s->httpd);
 	pthread_create(&s->th, NULL, srv_main, s);
+}
+
+static void srv_start(struct srv *s, const char *svid_name,
+		      int header_ms, int max_conns)
+{
+	srv_start_opt(s, svid_name, header_ms, max_conns, 0);
 }
 
 static void srv_stop(struct srv *s)
@@ -198,7 +205,8 @@ struct cli {
 
 static const char *const h2only[] = { "h2" };
 
-static void cli_init(struct cli *c, int port, const char *want_id)
+static void cli_init_h2(struct cli *c, int port, const char *want_id,
+			int h2)
 {
 	spiffe_bundle_provider bp;
 	spiffe_authorizer az;
@@ -223,9 +231,15 @@ static void cli_init(struct cli *c, int port, const char *want_id)
 	memset(&hc, 0, sizeof(hc));
 	hc.tls = &c->tls;
 	hc.timeout_ms = 5000;
+	hc.h2 = h2;
 	snprintf(ps, sizeof(ps), "%d", port);
 	if (spiffe_httpc_init(&c->httpc, &hc, "127.0.0.1", ps, NULL) != 0)
 		abort();
+}
+
+static void cli_init(struct cli *c, int port, const char *want_id)
+{
+	cli_init_h2(c, port, want_id, 0);
 }
 
 static void cli_free(struct cli *c)
@@ -1318,6 +1332,120 @@ TEST(h2_header_timeout)
 	CHECK_STR(s.lastlog, "closing a connection: header timeout");
 }
 
+TEST(httpc_h2)
+{
+	struct srv s;
+	struct cli c;
+	spiffe_httpc_resp r;
+	spiffe_errbuf eb;
+	static uint8_t body[100000];
+	spiffe_http_kv f[2] = { SPIFFE_HTTP_KV("Authorization", "Bearer abc"),
+				SPIFFE_HTTP_KV("Cookie", "k=v") };
+	const uint8_t *v;
+	size_t vl;
+	char want[128], head[64];
+	int n;
+
+	memset(body, 'x', sizeof(body));
+	srv_start(&s, "server", 5000, 0);
+	cli_init_h2(&c, s.port, "spiffe://example.org/server", 1);
+	spiffe_httpc_resp_init(&r);
+	n = snprintf(want, sizeof(want), "host=127.0.0.1:%d\n"
+		     "authorization=Bearer abc\ncookie=k=v\n", s.port);
+	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
+		 "content-length: %d\r\n\r\n", n);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/hdr", 4,
+					       f, 2, NULL, 0, &r, &eb), 0);
+		CHECK_INT(r.status, 200);
+		CHECK_INT(r.version, 20);
+		CHECK_INT(r.raw_len, strlen(head));
+		CHECK_MEM(r.raw, head, r.raw_len);
+		CHECK_INT(r.body_len, n);
+		CHECK_MEM(r.body, want, r.body_len);
+	}
+	CHECK_INT(spiffe_httpc_resp_header(&r, "Content-Length", &v, &vl),
+		  0);
+	CHECK(vl == 2 && memcmp(v, head + 33, 2) == 0);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "POST", 4, "/p", 2, NULL, 0,
+				       body, sizeof(body), &r, NULL), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.body_len, 27 + sizeof(body));
+	CHECK_MEM(r.body, "POST /p peer=- body=100000\n", 27);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/big", 4, NULL,
+				       0, NULL, 0, &r, NULL), 0);
+	CHECK_INT(r.body_len, 65536);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "HEAD", 4, "/big", 4, NULL,
+				       0, NULL, 0, &r, NULL), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.body_len, 0);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/bad", 4, NULL,
+				       0, NULL, 0, &r, NULL), 0);
+	CHECK_INT(r.status, 500);
+	/* The same checks as for HTTP/1.1 on what the caller sends. */
+	f[0].value = "a\nb";
+	f[0].value_len = 3;
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/", 1, f, 1,
+				       NULL, 0, &r, &eb), SPIFFE_ERR_ARG);
+	spiffe_httpc_resp_free(&r);
+	cli_free(&c);
+	spiffe_httpd_stop(&s.httpd);
+	pthread_join(s.th, NULL);
+	CHECK_INT(s.httpd.accepted, 1);
+	CHECK_INT(s.httpd.h2_conns, 1);
+	CHECK_INT(s.httpd.requests, 7);
+	spiffe_httpd_free(&s.httpd);
+	spiffe_tls_config_free(&s.tls);
+	spiffe_tls_memsource_free(&s.src);
+}
+
+TEST(httpc_h2_retry_after_goaway)
+{
+	struct srv s;
+	struct cli c;
+	spiffe_httpc_resp r;
+
+	/* The server says GOAWAY to an idle connection after 200 ms. */
+	srv_start(&s, "server", 5000, 0);
+	s.httpd.cfg.idle_timeout_ms = 200;
+	cli_init_h2(&c, s.port, "spiffe://example.org/server", 1);
+	spiffe_httpc_resp_init(&r);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/a", 2, NULL, 0,
+				       NULL, 0, &r, NULL), 0);
+	usleep(400 * 1000);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/b", 2, NULL, 0,
+				       NULL, 0, &r, NULL), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.version, 20);
+	CHECK_MEM(r.body, "GET /b peer=- body=0\n", 21);
+	spiffe_httpc_resp_free(&r);
+	cli_free(&c);
+	spiffe_httpd_stop(&s.httpd);
+	pthread_join(s.th, NULL);
+	CHECK_INT(s.httpd.accepted, 2);
+	spiffe_httpd_free(&s.httpd);
+	spiffe_tls_config_free(&s.tls);
+	spiffe_tls_memsource_free(&s.src);
+}
+
+TEST(httpc_h2_to_http1_server)
+{
+	struct srv s;
+	struct cli c;
+	spiffe_httpc_resp r;
+
+	srv_start_opt(&s, "server", 5000, 0, 1);
+	cli_init_h2(&c, s.port, "spiffe://example.org/server", 1);
+	spiffe_httpc_resp_init(&r);
+	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/a", 2, NULL, 0,
+				       NULL, 0, &r, NULL), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.version, 11);
+	spiffe_httpc_resp_free(&r);
+	cli_free(&c);
+	srv_stop(&s);
+}
+
 static int unit_tests(void)
 {
 	/* ONLY=name runs one test. */
@@ -1344,6 +1472,9 @@ static int unit_tests(void)
 	RUN1(h2_rst_flood);
 	RUN1(h2_graceful_stop);
 	RUN1(h2_header_timeout);
+	RUN1(httpc_h2);
+	RUN1(httpc_h2_retry_after_goaway);
+	RUN1(httpc_h2_to_http1_server);
 	#undef RUN1
 	return test_summary();
 }
