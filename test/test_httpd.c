@@ -7,11 +7,12 @@
  *
  *   test_httpd serve ADDR CERT KEY [opts]   HTTPS server ("PORT n" out)
  *   test_httpd proxy ADDR CERT KEY BUNDLE UPSTREAM_URL ID [opts]
- *   test_httpd get URL BUNDLE ID [N]        N GETs on one client
+ *   test_httpd get URL BUNDLE ID [N [h2]]   N GETs on one client
  *   test_httpd hold HOST:PORT BUNDLE N      N idle keep-alive connections
  *
  * opts: -t header_timeout_ms -i idle_timeout_ms -m max_conns -w workers
- *       -M BUNDLE (require client SVIDs: mTLS)
+ *       -M BUNDLE (require client SVIDs: mTLS) -2 0 (no h2 by ALPN)
+ *       -u 1 (proxy: offer h2 upstream)
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -1554,7 +1555,7 @@ static int serve(int argc, char **argv, int is_proxy)
 	spiffe_errbuf eb;
 	struct proxy px;
 	const char *mtls = NULL;
-	int i, mode = SPIFFE_TLS_SERVER, opt0 = is_proxy ? 8 : 5;
+	int i, mode = SPIFFE_TLS_SERVER, opt0 = is_proxy ? 8 : 5, up_h2 = 0;
 
 	if (argc < opt0) {
 		fprintf(stderr, "usage: see test_httpd.c\n");
@@ -1572,6 +1573,10 @@ static int serve(int argc, char **argv, int is_proxy)
 			cfg.workers = (int)num(argv[i + 1]);
 		else if (strcmp(argv[i], "-M") == 0)
 			mtls = argv[i + 1];
+		else if (strcmp(argv[i], "-2") == 0)
+			cfg.no_h2 = num(argv[i + 1]) == 0;
+		else if (strcmp(argv[i], "-u") == 0)
+			up_h2 = (int)num(argv[i + 1]);
 	}
 	spiffe_tls_memsource_init(&src);
 	if (spiffe_tls_svid_load(&v, argv[3], argv[4], &eb) != 0) {
@@ -1620,6 +1625,7 @@ static int serve(int argc, char **argv, int is_proxy)
 		memset(&hc, 0, sizeof(hc));
 		hc.tls = &uptls;
 		hc.pool = cfg.workers > 0 ? cfg.workers : 2;
+		hc.h2 = up_h2;
 		if (spiffe_httpc_init(&px.up, &hc, host, port, &eb) != 0) {
 			fprintf(stderr, "%s\n", eb.msg);
 			return 1;
@@ -1688,6 +1694,7 @@ static int get(int argc, char **argv)
 	size_t pl;
 	long n = argc > 5 ? num(argv[5]) : 1;
 	int rc = 0;
+	const char *proto = "";
 
 	if (argc < 5)
 		return 2;
@@ -1699,6 +1706,7 @@ static int get(int argc, char **argv)
 	client_tls(&src, &tls, argv[3], argv[4]);
 	memset(&hc, 0, sizeof(hc));
 	hc.tls = &tls;
+	hc.h2 = argc > 6 && strcmp(argv[6], "h2") == 0;
 	memset(&c, 0, sizeof(c));
 	spiffe_httpc_resp_init(&r);
 	if (spiffe_httpc_init(&c, &hc, host, port, &eb) != 0)
@@ -1710,8 +1718,10 @@ static int get(int argc, char **argv)
 			rc = 1;
 		}
 	}
+	if (hc.h2)
+		proto = r.version == 20 ? "HTTP/2 " : "HTTP/1.1 ";
 	if (rc == 0)
-		printf("%d\n%.*s", r.status, (int)r.body_len,
+		printf("%s%d\n%.*s", proto, r.status, (int)r.body_len,
 		       (const char *)r.body);
 	spiffe_httpc_resp_free(&r);
 	spiffe_httpc_free(&c);
