@@ -93,6 +93,16 @@ static int set_flag(spiffe_flag *f, char *v, spiffe_errbuf *eb)
 		return 0;
 	case SPIFFE_FLAG_LIST:
 		return add_list(f, v, eb);
+	case SPIFFE_FLAG_REPEAT: {
+		spiffe_cli_list *l = f->dst;
+
+		if (l->n >= SPIFFE_CLI_LIST_MAX)
+			return spiffe_fail(eb, SPIFFE_ERR_ARG,
+					   "flag -%s takes at most %d values",
+					   f->name, SPIFFE_CLI_LIST_MAX);
+		l->v[l->n++] = v;
+		return 0;
+	}
 	}
 	return spiffe_fail(eb, SPIFFE_ERR_ARG, "flag -%s has an unknown kind",
 			   f->name);
@@ -135,7 +145,8 @@ int spiffe_cli_parse(spiffe_flag *flags, size_t nflags, int argc,
 			return spiffe_fail(eb, SPIFFE_ERR_ARG,
 					   "flag provided but not defined: "
 					   "-%.*s", (int)len, name);
-		if (f->set && f->kind != SPIFFE_FLAG_LIST)
+		if (f->set && f->kind != SPIFFE_FLAG_LIST &&
+		    f->kind != SPIFFE_FLAG_REPEAT)
 			return spiffe_fail(eb, SPIFFE_ERR_ARG,
 					   "flag -%s given twice", f->name);
 		if (eq != NULL)

@@ -26,6 +26,8 @@ enum spiffe_flag_kind {
 	SPIFFE_FLAG_STRING,     /* dst is const char **: points into argv */
 	SPIFFE_FLAG_DURATION,   /* dst is int64_t *: nanoseconds */
 	SPIFFE_FLAG_LIST,       /* dst is spiffe_cli_list * */
+	SPIFFE_FLAG_REPEAT,     /* dst is spiffe_cli_list *: one value per
+				   use, commas kept ("-selector a,b") */
 };
 
 /* The values of a list flag, in order; each points into argv. */

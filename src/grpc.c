@@ -437,3 +437,149 @@ int spiffe_grpc_status_fail(const spiffe_grpc_status *st, spiffe_errbuf *eb)
 	return spiffe_fail(eb, st->err, "%s: %s",
 			   spiffe_grpc_code_name(st->code), st->msg);
 }
+
+/* ---- the server side --------------------------------------------------- */
+
+int spiffe_grpc_server_request(const spiffe_header *h, size_t n,
+			       spiffe_grpc_server_req *r, int *http_status,
+			       spiffe_grpc_status *st)
+{
+	const spiffe_header *method = NULL, *ctype = NULL;
+
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < n; i++) {
+		if (name_is(&h[i], ":method") && method == NULL)
+			method = &h[i];
+		else if (name_is(&h[i], ":path") && r->path == NULL) {
+			r->path = h[i].value;
+			r->path_len = h[i].value_len;
+		} else if (name_is(&h[i], "content-type") && ctype == NULL)
+			ctype = &h[i];
+		else if (name_is(&h[i], "grpc-encoding") &&
+			 r->encoding == NULL) {
+			r->encoding = h[i].value;
+			r->encoding_len = h[i].value_len;
+		}
+	}
+	/* grpc-go looks at the content-type first, then the method. */
+	if (ctype == NULL || !is_grpc_type(ctype)) {
+		int len = ctype == NULL ? 0 : ctype->value_len > 64 ? 64 :
+			  (int)ctype->value_len;
+
+		*http_status = 415;
+		spiffe_grpc_status_set(st, SPIFFE_ERR_PROTOCOL,
+				       SPIFFE_GRPC_INVALID_ARGUMENT,
+				       "invalid gRPC request content-type "
+				       "\"%.*s\"", len, ctype == NULL ? "" :
+				       (const char *)ctype->value);
+		return SPIFFE_ERR_PROTOCOL;
+	}
+	if (method == NULL || method->value_len != 4 ||
+	    memcmp(method->value, "POST", 4) != 0) {
+		int len = method == NULL ? 0 : method->value_len > 64 ? 64 :
+			  (int)method->value_len;
+
+		*http_status = 405;
+		spiffe_grpc_status_set(st, SPIFFE_ERR_PROTOCOL,
+				       SPIFFE_GRPC_INTERNAL,
+				       "Received a HEADERS frame with :method "
+				       "\"%.*s\" which should be POST", len,
+				       method == NULL ? "" :
+				       (const char *)method->value);
+		return SPIFFE_ERR_PROTOCOL;
+	}
+	if (r->path == NULL) {
+		*http_status = 400;
+		spiffe_grpc_status_set(st, SPIFFE_ERR_PROTOCOL,
+				       SPIFFE_GRPC_INTERNAL,
+				       "malformed header: missing :path");
+		return SPIFFE_ERR_PROTOCOL;
+	}
+	*http_status = 200;
+	return 0;
+}
+
+size_t spiffe_grpc_metadata(const spiffe_header *h, size_t n,
+			    const char *name, const uint8_t **value,
+			    size_t *len)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!name_is(&h[i], name))
+			continue;
+		if (count++ == 0) {
+			if (value != NULL)
+				*value = h[i].value;
+			if (len != NULL)
+				*len = h[i].value_len;
+		}
+	}
+	return count;
+}
+
+static void set_view(spiffe_header *h, const char *name, const char *value,
+		     size_t value_len)
+{
+	h->name = (const uint8_t *)name;
+	h->name_len = strlen(name);
+	h->value = (const uint8_t *)value;
+	h->value_len = value_len;
+	h->flags = 0;
+}
+
+void spiffe_grpc_trailers_set(spiffe_grpc_trailers *t, int http_status,
+			      int code, const char *msg, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const uint8_t *m = (const uint8_t *)msg;
+	size_t o = 0, n;
+
+	memset(t, 0, sizeof(*t));
+	/* Cut long messages where no UTF-8 sequence continues. */
+	if (len > SPIFFE_GRPC_MAX_SENT_MESSAGE) {
+		len = SPIFFE_GRPC_MAX_SENT_MESSAGE;
+		while (len > 0 && (m[len] & 0xc0) == 0x80)
+			len--;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (m[i] >= 0x20 && m[i] <= 0x7e && m[i] != '%') {
+			t->msg[o++] = (char)m[i];
+		} else {
+			t->msg[o++] = '%';
+			t->msg[o++] = hex[m[i] >> 4];
+			t->msg[o++] = hex[m[i] & 15];
+		}
+	}
+	snprintf(t->code, sizeof(t->code), "%d", code);
+	if (http_status != 0) {
+		if (http_status < 100 || http_status > 999)
+			http_status = 500;
+		snprintf(t->status, sizeof(t->status), "%d", http_status);
+		set_view(&t->h[t->n++], ":status", t->status, 3);
+		set_view(&t->h[t->n++], "content-type", "application/grpc",
+			 16);
+	}
+	n = strlen(t->code);
+	set_view(&t->h[t->n++], "grpc-status", t->code, n);
+	set_view(&t->h[t->n++], "grpc-message", t->msg, o);
+}
+
+const spiffe_header *spiffe_grpc_response_ok(size_t *n)
+{
+	static const spiffe_header ok[2] = {
+		{ (const uint8_t *)":status", 7, (const uint8_t *)"200", 3,
+		  0 },
+		{ (const uint8_t *)"content-type", 12,
+		  (const uint8_t *)"application/grpc", 16, 0 },
+	};
+
+	*n = 2;
+	return ok;
+}
+
+int spiffe_grpc_deframer_compressed(const spiffe_grpc_deframer *d)
+{
+	return d->err != 0 && d->hdr_got == SPIFFE_GRPC_PREFIX &&
+	       d->hdr[0] == 1;
+}

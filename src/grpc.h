@@ -8,6 +8,10 @@
  * (SPIFFE_ERR_GRPC for a status the server sent, SPIFFE_ERR_PROTOCOL for
  * a response that breaks the protocol, SPIFFE_ERR_CLOSED for a stream the
  * peer reset).  Messages read "<CodeName>: <message>".
+ *
+ * The server side (at the end) reads a request's headers as grpc-go's
+ * server does and writes a status as trailers or as a trailers-only
+ * response; the same deframer splits request bodies.
  */
 #ifndef SPIFFE_GRPC_H
 #define SPIFFE_GRPC_H
@@ -173,5 +177,77 @@ void spiffe_grpc_status_from_reset(spiffe_grpc_status *st, uint32_t h2code);
 
 /* Writes "<CodeName>: <message>" into eb and returns st->err. */
 int spiffe_grpc_status_fail(const spiffe_grpc_status *st, spiffe_errbuf *eb);
+
+/* ---- the server side -------------------------------------------------- */
+
+/* What a server takes from a request's header list (views into it). */
+typedef struct spiffe_grpc_server_req {
+	const uint8_t *path;            /* ":path" */
+	size_t path_len;
+	const uint8_t *encoding;        /* "grpc-encoding", NULL if absent */
+	size_t encoding_len;
+} spiffe_grpc_server_req;
+
+/*
+ * Reads a request's header list h[0..n) as grpc-go's server does:
+ * ":method" must be POST (else HTTP 405 with Internal) and the
+ * content-type a gRPC one, "application/grpc" alone or followed by '+'
+ * or ';' (else HTTP 415 with InvalidArgument).  Returns 0 and fills r,
+ * or SPIFFE_ERR_PROTOCOL with *http_status and st set to the refusal to
+ * send as a trailers-only response (spiffe_grpc_trailers_set).
+ */
+SPIFFE_CHECK int spiffe_grpc_server_request(const spiffe_header *h,
+					    size_t n,
+					    spiffe_grpc_server_req *r,
+					    int *http_status,
+					    spiffe_grpc_status *st);
+
+/*
+ * Counts the fields named name (lowercase, NUL-terminated) in h[0..n);
+ * *value and *len (each may be NULL) get the first one's value.
+ */
+size_t spiffe_grpc_metadata(const spiffe_header *h, size_t n,
+			    const char *name, const uint8_t **value,
+			    size_t *len);
+
+/* The longest grpc-message a server sends, in bytes before encoding. */
+#define SPIFFE_GRPC_MAX_SENT_MESSAGE 512
+
+/*
+ * A status as a server sends it: the fields of the trailers that end a
+ * response (grpc-status, grpc-message), or of a trailers-only response
+ * (":status", content-type, then the same two).  The fields point into
+ * the struct itself, so it must not be copied or moved once set.
+ */
+typedef struct spiffe_grpc_trailers {
+	spiffe_header h[4];
+	size_t n;
+	char status[4];                 /* HTTP status, 3 digits */
+	char code[12];                  /* grpc-status, decimal */
+	char msg[3 * SPIFFE_GRPC_MAX_SENT_MESSAGE + 1];
+} spiffe_grpc_trailers;
+
+/*
+ * Sets t to status code with message msg[0..len), cut to at most
+ * SPIFFE_GRPC_MAX_SENT_MESSAGE bytes (never inside a UTF-8 sequence)
+ * and percent-encoded as gRPC asks (bytes outside 0x20..0x7e, and '%').
+ * http_status 0 gives trailers for a call whose response headers went
+ * out; another value gives a trailers-only response with that :status
+ * (200 for a call refused before its response began).
+ */
+void spiffe_grpc_trailers_set(spiffe_grpc_trailers *t, int http_status,
+			      int code, const char *msg, size_t len);
+
+/*
+ * The header fields that start a successful response: ":status 200",
+ * "content-type application/grpc".  Sets *n to 2; the array is static.
+ */
+const spiffe_header *spiffe_grpc_response_ok(size_t *n);
+
+/*
+ * 1 if d failed on a message whose flag byte says compressed (so a
+ * server can answer as gRPC does for the encoding in use), else 0.
+ */
+int spiffe_grpc_deframer_compressed(const spiffe_grpc_deframer *d);
 
 #endif

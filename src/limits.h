@@ -114,5 +114,11 @@
 #define SPIFFE_PROC_STATUS_MAX (64u * 1024) /* /proc/PID/status, bytes */
 #define SPIFFE_AGENT_EXE_HASH_MAX (256u << 20) /* hashed executable */
 #define SPIFFE_AGENT_PEM_MAX (16u * 1024)  /* one CA/key file, bytes */
+#define SPIFFE_AGENT_MAX_CONNS 1024        /* Workload API connections */
+#define SPIFFE_AGENT_MAX_STREAMS 32        /* open streams a connection */
+#define SPIFFE_AGENT_MAX_REQUEST (16u * 1024) /* one request message */
+#define SPIFFE_AGENT_PREFACE_MS 10000      /* to send the HTTP/2 preface */
+#define SPIFFE_AGENT_CONFIG_MAX (64u * 1024) /* spiffe-agent -config file */
+#define SPIFFE_AGENT_JWT_CACHE 256         /* JWT-SVIDs kept for reuse */
 
 #endif

@@ -793,13 +793,16 @@ out:
 	return rc;
 }
 
-int spiffe_agent_attest_fd(spiffe_agent_attestor *a, int fd,
-			   spiffe_agent_workload *w, spiffe_errbuf *eb)
+int spiffe_agent_attest_fd_pinned(spiffe_agent_attestor *a, int fd,
+				   spiffe_agent_workload *w, int *pidfdp,
+				   spiffe_errbuf *eb)
 {
 	struct ucred cred;
 	socklen_t sl = sizeof(int);
 	int pidfd = -1, domain = 0, rc;
 
+	if (pidfdp != NULL)
+		*pidfdp = -1;
 	/* Only a Unix socket's peer credentials mean anything. */
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &sl) == 0 &&
 	    domain != AF_UNIX) {
@@ -826,8 +829,49 @@ int spiffe_agent_attest_fd(spiffe_agent_attestor *a, int fd,
 	}
 #endif
 	rc = collect(a, cred.pid, 1, cred.uid, cred.gid, pidfd, w, eb);
+	if (rc == 0 && pidfdp != NULL) {
+		*pidfdp = pidfd;
+		pidfd = -1;
+	}
 	if (pidfd >= 0)
 		close(pidfd);
+	return rc;
+}
+
+int spiffe_agent_attest_fd(spiffe_agent_attestor *a, int fd,
+			   spiffe_agent_workload *w, spiffe_errbuf *eb)
+{
+	return spiffe_agent_attest_fd_pinned(a, fd, w, NULL, eb);
+}
+
+int spiffe_agent_attest_check(const spiffe_agent_workload *w, int pidfd,
+			      spiffe_errbuf *eb)
+{
+	spiffe_agent_proc_stat st;
+	char dir[32];
+	int dirfd, rc;
+
+	if (w->pid <= 0)
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "attestation: no "
+				   "process attested");
+	if (pidfd >= 0)
+		return pidfd_exited(pidfd) ? gone(eb, w->pid) : 0;
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)w->pid);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		if (errno == ENOENT || errno == ESRCH)
+			return gone(eb, w->pid);
+		return spiffe_fail(eb, SPIFFE_ERR_IO, "attestation: cannot "
+				   "open %s: %s", dir, strerror(errno));
+	}
+	rc = read_stat(dirfd, w->pid, &st, eb);
+	close(dirfd);
+	if (rc == 0 && st.start_time != w->start_time)
+		rc = spiffe_fail(eb, SPIFFE_ERR_CLOSED, "attestation: process "
+				 "%d was replaced (start time %llu, attested "
+				 "%llu)", (int)w->pid,
+				 (unsigned long long)st.start_time,
+				 (unsigned long long)w->start_time);
 	return rc;
 }
 

@@ -153,6 +153,28 @@ SPIFFE_CHECK int spiffe_agent_attest_fd(spiffe_agent_attestor *a, int fd,
 					spiffe_errbuf *eb);
 
 /*
+ * Like spiffe_agent_attest_fd, and on success keeps the peer pinned:
+ * *pidfd (may be NULL) gets its pidfd from SO_PEERPIDFD, which the
+ * caller closes, or -1 where the kernel has none (before Linux 6.5).
+ */
+SPIFFE_CHECK int spiffe_agent_attest_fd_pinned(spiffe_agent_attestor *a,
+					       int fd,
+					       spiffe_agent_workload *w,
+					       int *pidfd,
+					       spiffe_errbuf *eb);
+
+/*
+ * Checks that the process attested into w is still the same one: with
+ * pidfd (>= 0, from spiffe_agent_attest_fd_pinned) that it has not
+ * exited; without, that /proc/PID is alive, not a zombie, and has the
+ * start time attestation saw (a PID reused within the same clock tick
+ * is not detected).  0, or SPIFFE_ERR_CLOSED ("process N has exited",
+ * "... was replaced"), SPIFFE_ERR_IO.
+ */
+SPIFFE_CHECK int spiffe_agent_attest_check(const spiffe_agent_workload *w,
+					   int pidfd, spiffe_errbuf *eb);
+
+/*
  * Attests process pid the same way, taking uid and gid from the
  * effective ids in /proc/PID/status (for tests and tools; a server uses
  * spiffe_agent_attest_fd).
