@@ -1,17 +1,25 @@
 /*
  * httpd.c - the HTTPS server (see httpd.h).
  *
- * A connection moves through these states in the loop thread:
+ * An HTTP/1.x connection moves through these states in the loop thread:
  *
  *   HS ---> HEAD ---> BODY ---> BUSY ---> WRITE ---> IDLE ---> HEAD ...
- *            ^          ^  (worker)        |  \
- *            |          +-- 100 Continue --+   +--> closed
- *            +------------ pipelined bytes ---+
+ *    |       ^          ^  (worker)        |  \
+ *    |       |          +-- 100 Continue --+   +--> closed
+ *    |       +------------ pipelined bytes ---+
+ *    +---> H2 (ALPN "h2": every stream is a job of its own) ---> LINGER
+ *
+ * LINGER: after GOAWAY for an error, the write side is shut and what
+ * the peer still sends is read and dropped for up to LINGER_MS, so the
+ * close does not reset the connection before the peer read the GOAWAY
+ * (as Go's server does).
  *
  * Only BUSY belongs to a worker (through its job); everything else is
- * touched by the loop thread alone.  Closed connections are freed after
- * the current round of events, so a later event of the same round never
- * sees freed memory.
+ * touched by the loop thread alone.  An HTTP/2 stream's job belongs to
+ * a worker between dispatch and its return, and to the loop otherwise.
+ * Closed connections are freed after the current round of events (and
+ * after the last of their jobs came back), so a later event of the same
+ * round never sees freed memory.
  */
 #include "httpd.h"
 
@@ -27,14 +35,32 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "h2.h"
 #include "net.h"
 #include "thread.h"
 
-enum { S_HS, S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITE, S_CLOSED };
+enum {
+	S_HS, S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITE, S_H2, S_LINGER,
+	S_CLOSED
+};
+
+/* Where an HTTP/2 stream's job is. */
+enum {
+	J_RECV = 1,     /* collecting the request body (loop) */
+	J_WORK,         /* queued or in the handler (worker) */
+	J_HEAD,         /* response ready, headers not yet taken (loop) */
+	J_SEND,         /* body being handed to the session (loop) */
+};
 
 #define IN_FIRST 2048
+#define H2_READ 16384           /* bytes read from TLS at a time */
+#define H2_READS 8              /* reads per event, for fairness */
+#define LINGER_MS 1000          /* after GOAWAY for an error */
 
-/* Per-request state: allocated at a request's first byte. */
+/*
+ * Per-request state: allocated at a request's first byte (HTTP/1.x) or
+ * with a stream's request headers (HTTP/2).
+ */
 struct spiffe_httpd_job {
 	struct spiffe_httpd_conn *c;
 	spiffe_http_head head;
@@ -45,7 +71,18 @@ struct spiffe_httpd_job {
 	spiffe_httpd_req req;
 	spiffe_httpd_resp resp;
 	spiffe_http_kv *kv;          /* head.nfields views, at dispatch */
-	struct spiffe_httpd_job *next;
+	struct spiffe_httpd_job *next;   /* in the queue or done list */
+	/* HTTP/2 only. */
+	uint32_t sid;                /* stream id; 0 for HTTP/1.x */
+	int phase;                   /* J_* */
+	int head_only;               /* HEAD: no response body */
+	atomic_int cancelled;        /* stream gone: skip the handler */
+	uint8_t *raw;                /* the head as HTTP/1.1 text */
+	uint8_t *in;                 /* request body */
+	size_t in_len, in_cap;
+	size_t sent;                 /* response body bytes handed over */
+	int64_t t0;                  /* when the request headers came */
+	struct spiffe_httpd_job *snext;  /* the connection's streams */
 };
 
 struct spiffe_httpd_conn {
@@ -66,6 +103,24 @@ struct spiffe_httpd_conn {
 	int first;                   /* header timer runs from accept */
 	int big_out;                 /* the last response was large */
 	char remote[INET6_ADDRSTRLEN]; /* the peer's IP address */
+	int64_t t_accept;
+	/* HTTP/2 only. */
+	spiffe_h2_session *h2;
+	struct spiffe_httpd_job *streams;  /* jobs of open streams */
+	size_t nstreams;             /* jobs in streams */
+	size_t jobs_out;             /* jobs at the workers */
+	size_t body_bytes;           /* request bodies held */
+	size_t wlen;                 /* a TLS write to repeat, or 0 */
+	size_t moved;                /* bytes through TLS since idle */
+	int64_t t_progress;          /* last write progress */
+	int64_t t_idle;              /* when the last stream ended */
+	int64_t deadline;            /* the timer's, or 0 */
+	int64_t rst_t;               /* start of the reset-count second */
+	unsigned rst_n;              /* streams the peer reset in it */
+	int opened;                  /* a stream was opened */
+	int idle;                    /* nothing in flight */
+	int goaway;                  /* GOAWAY sent: no new streams */
+	int fatal;                   /* close once the output is out */
 };
 
 typedef struct spiffe_httpd_conn conn;
@@ -76,6 +131,12 @@ static void conn_read(conn *c);
 static void conn_write(conn *c);
 static void conn_process(conn *c);
 static void begin_drain(spiffe_httpd *s);
+static void h2_start(conn *c);
+static void h2_event(conn *c);
+static void h2_timer(conn *c);
+static void h2_job_back(job *j, int run);
+static void h2_drain(conn *c);
+static void h2_release(conn *c);
 
 static void logmsg(spiffe_httpd *s, const char *fmt, ...)
 	SPIFFE_PRINTF(2, 3);
@@ -225,6 +286,8 @@ static void job_free(job *j)
 		return;
 	resp_free(&j->resp);
 	free(j->kv);
+	free(j->raw);
+	free(j->in);
 	free(j);
 }
 
@@ -326,6 +389,17 @@ static void reap(spiffe_evloop *l, void *arg)
 	}
 }
 
+/* Frees closed connection c after this round of events. */
+static void reap_later(conn *c)
+{
+	spiffe_httpd *s = c->srv;
+
+	c->next = s->reap;
+	s->reap = c;
+	if (spiffe_timer_set(&s->loop, &s->reap_timer, 0) != 0)
+		logmsg(s, "out of memory: closed connections freed later");
+}
+
 static void conn_close(conn *c)
 {
 	spiffe_httpd *s = c->srv;
@@ -348,6 +422,8 @@ static void conn_close(conn *c)
 	free(c->in);
 	free(c->out);
 	c->in = c->out = NULL;
+	if (c->h2 != NULL)
+		h2_release(c);
 	c->state = S_CLOSED;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -356,10 +432,9 @@ static void conn_close(conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	s->nconns--;
-	c->next = s->reap;
-	s->reap = c;
-	if (spiffe_timer_set(&s->loop, &s->reap_timer, 0) != 0)
-		logmsg(s, "out of memory: closed connections freed later");
+	/* Jobs still at the workers point at c: the last one frees it. */
+	if (c->jobs_out == 0)
+		reap_later(c);
 	if (s->draining && s->nconns == 0)
 		spiffe_evloop_stop(&s->loop);
 }
@@ -389,6 +464,14 @@ static void on_timer(spiffe_evloop *l, void *arg)
 	conn *c = arg;
 
 	(void)l;
+	if (c->state == S_H2) {
+		h2_timer(c);
+		return;
+	}
+	if (c->state == S_LINGER) {
+		conn_close(c);
+		return;
+	}
 	if (c->state == S_HEAD || c->state == S_HS)
 		logmsg(c->srv, "closing a connection: header timeout");
 	conn_close(c);
@@ -413,7 +496,9 @@ static void *worker(void *arg)
 		if (s->queue == NULL)
 			s->queue_tail = NULL;
 		pthread_mutex_unlock(&s->mu);
-		s->cfg.handler(s->cfg.handler_arg, &j->req, &j->resp);
+		/* A stream reset while queued costs no handler call. */
+		if (!atomic_load(&j->cancelled))
+			s->cfg.handler(s->cfg.handler_arg, &j->req, &j->resp);
 		pthread_mutex_lock(&s->mu);
 		j->next = s->done;
 		s->done = j;
@@ -423,21 +508,21 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void dispatch(conn *c)
+/*
+ * Points j->req at the parsed head j->head of raw bytes p and at the
+ * body; 0 or SPIFFE_ERR_NOMEM.
+ */
+static int fill_req(conn *c, job *j, const uint8_t *p, const uint8_t *body,
+		    size_t body_len)
 {
-	spiffe_httpd *s = c->srv;
-	job *j = c->job;
 	spiffe_http_head *h = &j->head;
-	const uint8_t *p = c->in;
 	const uint8_t *hv;
 	size_t hl;
 
 	memset(&j->req, 0, sizeof(j->req));
 	j->kv = malloc((h->nfields ? h->nfields : 1) * sizeof(*j->kv));
-	if (j->kv == NULL) {
-		fail_request(c, 503);
-		return;
-	}
+	if (j->kv == NULL)
+		return SPIFFE_ERR_NOMEM;
 	j->req.method = (const char *)spiffe_http_at(p, h->method);
 	j->req.method_len = h->method.len;
 	j->req.target = (const char *)spiffe_http_at(p, h->target);
@@ -456,19 +541,21 @@ static void dispatch(conn *c)
 		j->req.host = (const char *)hv;
 		j->req.host_len = hl;
 	}
-	j->req.body = p + h->head_len;
-	j->req.body_len = j->produced;
+	j->req.body = body;
+	j->req.body_len = body_len;
 	j->req.version = h->minor ? 11 : 10;
 	j->req.peer = spiffe_tls_peer_id(&c->tls);
 	j->req.remote = c->remote;
 	j->req.head = h;
 	j->req.raw = p;
 	resp_free(&j->resp);
-	c->keep_alive = h->keep_alive && !s->draining;
-	c->state = S_BUSY;
-	spiffe_timer_cancel(&s->loop, &c->timer);
-	want(c, 0);
-	s->requests++;
+	c->srv->requests++;
+	return 0;
+}
+
+/* Hands j to a worker. */
+static void enqueue(spiffe_httpd *s, job *j)
+{
 	j->next = NULL;
 	pthread_mutex_lock(&s->mu);
 	if (s->queue_tail != NULL)
@@ -478,6 +565,23 @@ static void dispatch(conn *c)
 	s->queue_tail = j;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+}
+
+static void dispatch(conn *c)
+{
+	spiffe_httpd *s = c->srv;
+	job *j = c->job;
+
+	if (fill_req(c, j, c->in, c->in + j->head.head_len,
+		     j->produced) != 0) {
+		fail_request(c, 503);
+		return;
+	}
+	c->keep_alive = j->head.keep_alive && !s->draining;
+	c->state = S_BUSY;
+	spiffe_timer_cancel(&s->loop, &c->timer);
+	want(c, 0);
+	enqueue(s, j);
 }
 
 /* A job came back from a worker: write its response. */
@@ -522,7 +626,10 @@ static void on_wake(spiffe_evloop *l, void *arg)
 		job *j = done;
 
 		done = j->next;
-		finish(j->c);
+		if (j->sid != 0)
+			h2_job_back(j, 1);
+		else
+			finish(j->c);
 	}
 }
 
@@ -771,6 +878,778 @@ static void conn_write(conn *c)
 	}
 }
 
+/* ---- HTTP/2 ---------------------------------------------------------- */
+
+static int alpn_is_h2(const char *p)
+{
+	return p != NULL && p[0] == 'h' && p[1] == '2' && p[2] == '\0';
+}
+
+/* 1 if p[0..n) is the literal lit. */
+static int is_lit(const uint8_t *p, size_t n, const char *lit)
+{
+	size_t ln = strlen(lit);
+
+	return n == ln && memcmp(p, lit, n) == 0;
+}
+
+static void put(uint8_t **w, const void *p, size_t n)
+{
+	memcpy(*w, p, n);
+	*w += n;
+}
+
+static job *h2_find(conn *c, uint32_t sid)
+{
+	for (job *j = c->streams; j != NULL; j = j->snext)
+		if (j->sid == sid)
+			return j;
+	return NULL;
+}
+
+/* Gives the request body back (once the handler is done with it). */
+static void h2_free_body(conn *c, job *j)
+{
+	c->body_bytes -= j->in_len;
+	free(j->in);
+	j->in = NULL;
+	j->in_len = j->in_cap = 0;
+}
+
+/* Unlinks j from c's streams and frees it. */
+static void h2_drop(conn *c, job *j)
+{
+	job **pp = &c->streams;
+
+	while (*pp != j)
+		pp = &(*pp)->snext;
+	*pp = j->snext;
+	c->nstreams--;
+	h2_free_body(c, j);
+	job_free(j);
+}
+
+/*
+ * Ends the connection for a misbehaving peer: GOAWAY(code) with why as
+ * debug data, and a close once that is written.  Safe in callbacks.
+ */
+static void h2_fatal(conn *c, uint32_t code, const char *why)
+{
+	if (c->fatal)
+		return;
+	logmsg(c->srv, "closing an HTTP/2 connection: %s", why);
+	c->fatal = 1;
+	c->goaway = 1;
+	if (spiffe_h2_goaway(c->h2, code, (const uint8_t *)why,
+			     strlen(why)) != 0)
+		return;         /* the close alone tells the peer */
+}
+
+/*
+ * Answers stream sid with a bare status; a request still coming is cut
+ * short with RST_STREAM(NO_ERROR) after the complete response (RFC 9113
+ * section 8.1).  Safe in callbacks.
+ */
+static void h2_reject(conn *c, uint32_t sid, int status, int ended)
+{
+	char st[3] = { (char)('0' + status / 100),
+		       (char)('0' + status / 10 % 10),
+		       (char)('0' + status % 10) };
+	spiffe_header h[2] = {
+		{ (const uint8_t *)":status", 7, (const uint8_t *)st, 3, 0 },
+		{ (const uint8_t *)"content-length", 14,
+		  (const uint8_t *)"0", 1, 0 },
+	};
+	int rc = spiffe_h2_submit_response(c->h2, sid, h, 2, 1);
+
+	if (rc == 0 && !ended)
+		rc = spiffe_h2_reset(c->h2, sid, SPIFFE_H2_NO_ERROR);
+	else if (rc != 0 && rc != SPIFFE_ERR_CLOSED)
+		rc = spiffe_h2_reset(c->h2, sid, SPIFFE_H2_REFUSED_STREAM);
+	if (rc != 0 && rc != SPIFFE_ERR_CLOSED)
+		h2_fatal(c, SPIFFE_H2_INTERNAL_ERROR, "out of memory");
+}
+
+/*
+ * Writes the request headers h[0..n) of a stream as the HTTP/1.1 head
+ * they stand for into j->raw, and parses that into j->head: so the
+ * handler sees the same view, under the same limits and rules, whatever
+ * the protocol.  :method and :path make the request line (:path must be
+ * origin-form), :authority the Host field (a Host that differs is an
+ * error), and cookie crumbs are joined (RFC 9113 section 8.2.3).  The
+ * session has already checked the pseudo-header set and refused
+ * connection-specific fields and CR, LF and NUL in values.  Returns 0,
+ * or the status to answer with (eb says why).
+ */
+static int h2_head(job *j, const spiffe_header *h, size_t n,
+		   spiffe_errbuf *eb)
+{
+	const spiffe_header *method = NULL, *path = NULL, *scheme = NULL;
+	const spiffe_header *auth = NULL;
+	size_t i, k, need, ncookie = 0;
+	uint8_t *w;
+
+	for (i = 0; i < n && h[i].name_len > 0 && h[i].name[0] == ':'; i++) {
+		if (is_lit(h[i].name, h[i].name_len, ":method"))
+			method = &h[i];
+		else if (is_lit(h[i].name, h[i].name_len, ":path"))
+			path = &h[i];
+		else if (is_lit(h[i].name, h[i].name_len, ":scheme"))
+			scheme = &h[i];
+		else if (is_lit(h[i].name, h[i].name_len, ":authority"))
+			auth = &h[i];
+	}
+	if (method == NULL || path == NULL || scheme == NULL) {
+		spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED, "h2: CONNECT");
+		return 501;
+	}
+	if (!is_lit(scheme->value, scheme->value_len, "https")) {
+		spiffe_fail(eb, SPIFFE_ERR_HTTP, "h2: :scheme is not https");
+		return 400;
+	}
+	if (path->value_len == 0 || path->value[0] != '/') {
+		spiffe_fail(eb, SPIFFE_ERR_HTTP, "h2: :path is not "
+			    "origin-form");
+		return 400;
+	}
+	/* Every length is bounded by SPIFFE_HPACK_MAX_STRING and the sum
+	 * by SPIFFE_H2_MAX_HEADER_LIST: no overflow. */
+	need = method->value_len + 1 + path->value_len + 11 + 2;
+	if (auth != NULL)
+		need += 6 + auth->value_len + 2;
+	for (k = i; k < n; k++) {
+		const spiffe_header *f = &h[k];
+
+		if (is_lit(f->name, f->name_len, "cookie")) {
+			need += (ncookie++ ? 2 : 10) + f->value_len;
+		} else if (auth != NULL &&
+			   is_lit(f->name, f->name_len, "host")) {
+			if (f->value_len != auth->value_len ||
+			    memcmp(f->value, auth->value, f->value_len)) {
+				spiffe_fail(eb, SPIFFE_ERR_HTTP, "h2: Host "
+					    "differs from :authority");
+				return 400;
+			}
+		} else {
+			need += f->name_len + 2 + f->value_len + 2;
+		}
+	}
+	j->raw = malloc(need);
+	if (j->raw == NULL) {
+		spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+		return 503;
+	}
+	w = j->raw;
+	put(&w, method->value, method->value_len);
+	put(&w, " ", 1);
+	put(&w, path->value, path->value_len);
+	put(&w, " HTTP/1.1\r\n", 11);
+	if (auth != NULL) {
+		put(&w, "host: ", 6);
+		put(&w, auth->value, auth->value_len);
+		put(&w, "\r\n", 2);
+	}
+	for (k = i; k < n; k++) {
+		const spiffe_header *f = &h[k];
+
+		if (is_lit(f->name, f->name_len, "cookie") ||
+		    (auth != NULL && is_lit(f->name, f->name_len, "host")))
+			continue;
+		put(&w, f->name, f->name_len);
+		put(&w, ": ", 2);
+		put(&w, f->value, f->value_len);
+		put(&w, "\r\n", 2);
+	}
+	for (k = i, ncookie = 0; k < n; k++) {
+		const spiffe_header *f = &h[k];
+
+		if (!is_lit(f->name, f->name_len, "cookie"))
+			continue;
+		if (ncookie++ == 0)
+			put(&w, "cookie: ", 8);
+		else
+			put(&w, "; ", 2);
+		put(&w, f->value, f->value_len);
+	}
+	if (ncookie > 0)
+		put(&w, "\r\n", 2);
+	put(&w, "\r\n", 2);
+	spiffe_http_head_init(&j->head);
+	if (spiffe_http_request_parse(&j->head, j->raw, need, eb) != 0)
+		return j->head.error_status ? j->head.error_status : 400;
+	return 0;
+}
+
+/* The request of j is complete: hand it to a worker. */
+static void h2_dispatch(conn *c, job *j)
+{
+	/* A request without a body still gets a valid pointer. */
+	const uint8_t *body = j->in != NULL ? j->in : (const uint8_t *)"";
+
+	if (fill_req(c, j, j->raw, body, j->in_len) != 0) {
+		h2_reject(c, j->sid, 503, 1);
+		h2_drop(c, j);
+		return;
+	}
+	j->req.version = 20;
+	j->phase = J_WORK;
+	c->jobs_out++;
+	enqueue(c->srv, j);
+}
+
+static void h2_on_headers(void *ctx, uint32_t sid, const spiffe_header *h,
+			  size_t n, unsigned flags)
+{
+	conn *c = ctx;
+	spiffe_httpd *s = c->srv;
+	int ended = (flags & SPIFFE_H2_END_STREAM) != 0;
+	spiffe_errbuf eb;
+	job *j;
+	int status;
+
+	if (c->fatal)
+		return;
+	if (flags & SPIFFE_H2_TRAILERS) {
+		/* Trailer fields are dropped, as on HTTP/1.1; they end the
+		 * request. */
+		j = h2_find(c, sid);
+		if (j != NULL && j->phase == J_RECV)
+			h2_dispatch(c, j);
+		return;
+	}
+	c->opened = 1;
+	/* Past the stream limit only reset streams still at the workers
+	 * are counted: a client resetting faster than handlers run. */
+	if (c->nstreams >= 2 * (size_t)s->cfg.h2_streams) {
+		h2_fatal(c, SPIFFE_H2_ENHANCE_YOUR_CALM, "too many streams "
+			 "waiting for handlers");
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		h2_reject(c, sid, 503, ended);
+		return;
+	}
+	j->c = c;
+	j->sid = sid;
+	j->resp.status = 200;
+	j->t0 = spiffe_monotonic_ms();
+	status = h2_head(j, h, n, &eb);
+	if (status == 0 && j->head.framing == SPIFFE_HTTP_BODY_LENGTH &&
+	    j->head.content_length > s->cfg.max_body) {
+		spiffe_fail(&eb, SPIFFE_ERR_LIMIT, "h2: content-length over "
+			    "%zu", s->cfg.max_body);
+		status = 413;
+	}
+	if (status != 0) {
+		logmsg(s, "bad request: %s", eb.msg);
+		job_free(j);
+		h2_reject(c, sid, status, ended);
+		return;
+	}
+	j->head_only = j->head.method.len == 4 &&
+		       memcmp(j->raw, "HEAD", 4) == 0;
+	j->phase = J_RECV;
+	j->snext = c->streams;
+	c->streams = j;
+	c->nstreams++;
+	if (ended)
+		h2_dispatch(c, j);
+}
+
+static void h2_on_data(void *ctx, uint32_t sid, const uint8_t *p,
+		       size_t len, int end)
+{
+	conn *c = ctx;
+	size_t max = c->srv->cfg.max_body;
+	job *j = h2_find(c, sid);
+
+	if (c->fatal || j == NULL || j->phase != J_RECV)
+		return;
+	if (len > 0) {
+		if (len > max - j->in_len) {
+			logmsg(c->srv, "bad request body: over %zu bytes",
+			       max);
+			h2_reject(c, sid, 413, end);
+			h2_drop(c, j);
+			return;
+		}
+		/* All streams together hold no more than one HTTP/1.1
+		 * request may: the peer can retry a refused stream. */
+		if (len > max - c->body_bytes ||
+		    grow(&j->in, &j->in_cap, j->in_len + len, max) != 0) {
+			if (spiffe_h2_reset(c->h2, sid,
+					    SPIFFE_H2_REFUSED_STREAM) != 0)
+				h2_fatal(c, SPIFFE_H2_INTERNAL_ERROR,
+					 "out of memory");
+			h2_drop(c, j);
+			return;
+		}
+		memcpy(j->in + j->in_len, p, len);
+		j->in_len += len;
+		c->body_bytes += len;
+		if (spiffe_h2_consume(c->h2, sid, len) != 0) {
+			h2_fatal(c, SPIFFE_H2_INTERNAL_ERROR, "out of memory");
+			return;
+		}
+	}
+	if (end)
+		h2_dispatch(c, j);
+}
+
+static void h2_on_close(void *ctx, uint32_t sid, uint32_t code)
+{
+	conn *c = ctx;
+	job *j = h2_find(c, sid);
+	int64_t now;
+
+	if (j == NULL)
+		return;
+	if (code != SPIFFE_H2_NO_ERROR) {
+		/* The peer reset (or broke) a stream we were serving. */
+		now = spiffe_monotonic_ms();
+		if (now - c->rst_t >= 1000) {
+			c->rst_t = now;
+			c->rst_n = 0;
+		}
+		if (++c->rst_n > SPIFFE_HTTPD_H2_RESETS)
+			h2_fatal(c, SPIFFE_H2_ENHANCE_YOUR_CALM, "too many "
+				 "streams reset");
+	}
+	if (j->phase == J_WORK)
+		atomic_store(&j->cancelled, 1);  /* dropped on return */
+	else
+		h2_drop(c, j);
+}
+
+/* Hands the rest of j's response body to the session, as it has room. */
+static int h2_send_body(conn *c, job *j)
+{
+	spiffe_httpd_resp *r = &j->resp;
+	size_t acc;
+	int rc = spiffe_h2_send_data(c->h2, j->sid, r->body + j->sent,
+				     r->body_len - j->sent, 1, &acc);
+
+	if (rc == SPIFFE_ERR_CLOSED) {
+		h2_drop(c, j);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	j->sent += acc;
+	if (j->sent == r->body_len)
+		h2_drop(c, j);  /* the session holds the rest */
+	return 0;
+}
+
+/*
+ * Submits j's response headers (a response the HTTP/1.1 writer would
+ * refuse becomes a bare 500) and starts its body.  Field names go out in
+ * lowercase; Keep-Alive, Proxy-Connection, Upgrade and TE mean nothing
+ * in HTTP/2 and are dropped.
+ */
+static int h2_respond(conn *c, job *j)
+{
+	spiffe_httpd_resp *r = &j->resp;
+	spiffe_header h[SPIFFE_HTTPD_MAX_RESP_FIELDS + 2];
+	spiffe_http_kv kv[SPIFFE_HTTPD_MAX_RESP_FIELDS];
+	char st[3], clen[24];
+	size_t n = 0, blen, len;
+	int status = r->status, bad, end, rc;
+
+	bad = r->err || status < 200 || status > 599;
+	for (size_t i = 0; !bad && i < r->nfields; i++) {
+		kv[i].name = (const char *)r->text + r->f[i].noff;
+		kv[i].name_len = r->f[i].nlen;
+		kv[i].value = (const char *)r->text + r->f[i].voff;
+		kv[i].value_len = r->f[i].vlen;
+	}
+	/* Sizing only (no buffer): the writer's checks, nothing written. */
+	if (!bad && spiffe_http_write_response(NULL, 0, &len, status, kv,
+					       r->nfields, NULL) ==
+		    SPIFFE_ERR_ARG)
+		bad = 1;
+	if (bad)
+		status = 500;
+	blen = bad ? 0 : r->body_len;
+	end = j->head_only || status == 204 || status == 304 || blen == 0;
+	st[0] = (char)('0' + status / 100);
+	st[1] = (char)('0' + status / 10 % 10);
+	st[2] = (char)('0' + status % 10);
+	h[n++] = (spiffe_header){ (const uint8_t *)":status", 7,
+				  (const uint8_t *)st, 3, 0 };
+	for (size_t i = 0; !bad && i < r->nfields; i++) {
+		uint8_t *nm = r->text + r->f[i].noff;
+		size_t nl = r->f[i].nlen;
+
+		for (size_t k = 0; k < nl; k++)
+			if (nm[k] >= 'A' && nm[k] <= 'Z')
+				nm[k] = (uint8_t)(nm[k] + 32);
+		if (is_lit(nm, nl, "keep-alive") || is_lit(nm, nl, "te") ||
+		    is_lit(nm, nl, "proxy-connection") ||
+		    is_lit(nm, nl, "upgrade"))
+			continue;
+		h[n++] = (spiffe_header){ nm, nl, r->text + r->f[i].voff,
+					  r->f[i].vlen, 0 };
+	}
+	if (status != 204 && status != 304) {
+		h[n++] = (spiffe_header){
+			(const uint8_t *)"content-length", 14,
+			(const uint8_t *)clen,
+			(size_t)snprintf(clen, sizeof(clen), "%zu", blen), 0 };
+	}
+	rc = spiffe_h2_submit_response(c->h2, j->sid, h, n, end);
+	if (rc == SPIFFE_ERR_AGAIN)
+		return 0;       /* the output is full: next round */
+	if ((rc == SPIFFE_ERR_ARG || rc == SPIFFE_ERR_LIMIT) && !bad) {
+		r->err = 1;
+		return h2_respond(c, j);
+	}
+	if (rc == SPIFFE_ERR_CLOSED || (rc == 0 && end)) {
+		h2_drop(c, j);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	j->phase = J_SEND;
+	return h2_send_body(c, j);
+}
+
+/* Gives finished responses to the session; 0 or an error. */
+static int h2_pump(conn *c)
+{
+	job *j, *next;
+	int rc = 0;
+
+	for (j = c->streams; j != NULL && rc == 0; j = next) {
+		next = j->snext;
+		if (j->phase == J_HEAD)
+			rc = h2_respond(c, j);
+		else if (j->phase == J_SEND)
+			rc = h2_send_body(c, j);
+	}
+	return rc;
+}
+
+/*
+ * Writes the session's output to TLS until it would block, feeding
+ * response bodies in as room opens.  0, or -1 if c was closed.
+ */
+static int h2_flush(conn *c)
+{
+	for (;;) {
+		const uint8_t *p;
+		size_t len, n, try;
+		spiffe_errbuf eb;
+		int rc = c->fatal ? 0 : h2_pump(c);
+
+		if (rc == 0)
+			rc = spiffe_h2_output(c->h2, &p, &len);
+		if (rc != 0) {
+			logmsg(c->srv, "closing an HTTP/2 connection: %s",
+			       spiffe_strerror(rc));
+			conn_close(c);
+			return -1;
+		}
+		if (len == 0)
+			return 0;
+		/* mbedTLS finishes a blocked record only when asked again
+		 * with the same length. */
+		try = c->wlen ? c->wlen : len;
+		rc = spiffe_tls_write(&c->tls, p, try, &n, &eb);
+		if (rc == SPIFFE_ERR_AGAIN) {
+			c->wlen = try;
+			return 0;
+		}
+		if (rc != 0 || spiffe_h2_output_consumed(c->h2, n) != 0) {
+			conn_close(c);
+			return -1;
+		}
+		c->wlen = 0;
+		c->moved += n;
+		c->t_progress = spiffe_monotonic_ms();
+	}
+}
+
+/* Reads and drops what a lingering peer sends; closes at its end. */
+static void linger_read(conn *c)
+{
+	uint8_t buf[H2_READ];
+
+	for (int i = 0; i < H2_READS; i++) {
+		ssize_t n = recv(c->ev.fd, buf, sizeof(buf), 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+	}
+}
+
+/* The GOAWAY is out: shut the write side and linger (see the top). */
+static void linger(conn *c)
+{
+	spiffe_httpd *s = c->srv;
+
+	h2_release(c);
+	spiffe_tls_close_notify(&c->tls);
+	c->state = S_LINGER;
+	if (shutdown(c->ev.fd, SHUT_WR) != 0 ||
+	    spiffe_evloop_mod(&s->loop, &c->ev, SPIFFE_EV_IN) != 0 ||
+	    spiffe_timer_set(&s->loop, &c->timer,
+			     spiffe_monotonic_ms() + LINGER_MS) != 0) {
+		conn_close(c);
+		return;
+	}
+	linger_read(c);
+}
+
+/* What a connection's streams are doing. */
+struct census {
+	size_t recv;            /* receiving request bodies */
+	int64_t oldest;         /* the earliest of those started */
+	int sending;            /* output waits, or a response does */
+	int idle;               /* nothing at all */
+};
+
+static void h2_census(conn *c, struct census *k)
+{
+	size_t work = 0, open = spiffe_h2_stream_count(c->h2);
+
+	k->recv = 0;
+	k->oldest = INT64_MAX;
+	for (job *j = c->streams; j != NULL; j = j->snext) {
+		if (j->phase == J_RECV) {
+			k->recv++;
+			if (j->t0 < k->oldest)
+				k->oldest = j->t0;
+		} else if (j->phase == J_WORK &&
+			   !atomic_load(&j->cancelled)) {
+			work++;
+		}
+	}
+	/* Open streams no one receives or handles are sending (maybe
+	 * waiting for the peer's window). */
+	k->sending = c->wlen > 0 || open > k->recv + work;
+	k->idle = c->nstreams == 0 && open == 0 && c->wlen == 0;
+}
+
+/*
+ * After any event: closes c when it is finished, else sets what it
+ * waits for and its one timer (see httpd.h for the timeouts).
+ */
+static void h2_settle(conn *c)
+{
+	spiffe_httpd *s = c->srv;
+	struct census k;
+	int64_t d = INT64_MAX;
+
+	if (c->fatal && c->wlen == 0) {
+		linger(c);
+		return;
+	}
+	if (c->fatal || (spiffe_h2_done(c->h2) && c->wlen == 0)) {
+		conn_close(c);
+		return;
+	}
+	h2_census(c, &k);
+	if (k.idle && !c->idle) {
+		c->t_idle = spiffe_monotonic_ms();
+		/* Large records touched many buffer pages: give them back
+		 * (small exchanges keep touching the same first pages). */
+		if (c->moved > 8192)
+			spiffe_tls_trim(&c->tls);
+		c->moved = 0;
+	}
+	c->idle = k.idle;
+	if (spiffe_evloop_mod(&s->loop, &c->ev, SPIFFE_EV_IN |
+			      (c->wlen ? SPIFFE_EV_OUT : 0)) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (k.sending)
+		d = c->t_progress + s->cfg.write_timeout_ms;
+	if (k.recv > 0 && k.oldest + s->cfg.body_timeout_ms < d)
+		d = k.oldest + s->cfg.body_timeout_ms;
+	if (k.idle)
+		d = c->opened ? c->t_idle + s->cfg.idle_timeout_ms :
+			c->t_accept + s->cfg.header_timeout_ms;
+	if (d == INT64_MAX) {
+		spiffe_timer_cancel(&s->loop, &c->timer);
+		c->deadline = 0;
+	} else if (d != c->deadline) {
+		c->deadline = d;
+		if (spiffe_timer_set(&s->loop, &c->timer, d) != 0)
+			conn_close(c);
+	}
+}
+
+/* Reads what TLS has, feeds the session, writes what it answers. */
+static void h2_event(conn *c)
+{
+	uint8_t buf[H2_READ];
+
+	if (h2_flush(c) != 0)
+		return;
+	for (int i = 0; i < H2_READS || spiffe_tls_pending(&c->tls); i++) {
+		spiffe_errbuf eb;
+		size_t n;
+		int rc = spiffe_tls_read(&c->tls, buf, sizeof(buf), &n, &eb);
+
+		if (rc == SPIFFE_ERR_AGAIN)
+			break;
+		if (rc != 0) {
+			conn_close(c);
+			return;
+		}
+		c->moved += n;
+		if (spiffe_h2_feed(c->h2, buf, n) != 0 && !c->fatal) {
+			logmsg(c->srv, "closing an HTTP/2 connection: %s",
+			       spiffe_h2_errmsg(c->h2));
+			c->fatal = 1;
+		}
+		if (h2_flush(c) != 0)
+			return;
+		if (c->fatal)
+			break;
+	}
+	h2_settle(c);
+}
+
+static void h2_timer(conn *c)
+{
+	int64_t now = spiffe_monotonic_ms();
+	spiffe_httpd *s = c->srv;
+	struct census k;
+	job *j, *next;
+
+	c->deadline = 0;
+	h2_census(c, &k);
+	if (k.idle) {
+		if (!c->opened)
+			logmsg(s, "closing a connection: header timeout");
+		c->fatal = 1;
+		if (spiffe_h2_goaway(c->h2, SPIFFE_H2_NO_ERROR, NULL, 0) == 0 &&
+		    h2_flush(c) != 0)
+			return;
+		conn_close(c);
+		return;
+	}
+	if (k.sending && now >= c->t_progress + s->cfg.write_timeout_ms) {
+		conn_close(c);
+		return;
+	}
+	for (j = c->streams; j != NULL; j = next) {
+		next = j->snext;
+		if (j->phase != J_RECV ||
+		    now < j->t0 + s->cfg.body_timeout_ms)
+			continue;
+		logmsg(s, "resetting a stream: body timeout");
+		if (spiffe_h2_reset(c->h2, j->sid, SPIFFE_H2_CANCEL) != 0)
+			c->fatal = 1;
+		h2_drop(c, j);
+	}
+	if (h2_flush(c) == 0)
+		h2_settle(c);
+}
+
+/* ALPN chose h2: the connection becomes an HTTP/2 session. */
+static void h2_start(conn *c)
+{
+	static const spiffe_h2_callbacks cb = {
+		h2_on_headers, h2_on_data, h2_on_close, NULL, NULL,
+	};
+	spiffe_httpd *s = c->srv;
+	spiffe_h2_options opt;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.max_streams = (uint32_t)s->cfg.h2_streams;
+	c->h2 = malloc(sizeof(*c->h2));
+	if (c->h2 == NULL ||
+	    spiffe_h2_init(c->h2, SPIFFE_H2_SERVER, &cb, c, &opt) != 0) {
+		logmsg(s, "cannot start HTTP/2: out of memory");
+		if (c->h2 != NULL)
+			spiffe_h2_free(c->h2);
+		free(c->h2);
+		c->h2 = NULL;
+		conn_close(c);
+		return;
+	}
+	c->state = S_H2;
+	c->t_progress = spiffe_monotonic_ms();
+	s->h2_conns++;
+	h2_event(c);
+}
+
+/* A stream's job came back from a worker (run: answer it). */
+static void h2_job_back(job *j, int run)
+{
+	conn *c = j->c;
+
+	c->jobs_out--;
+	if (c->state != S_H2) {         /* closed or lingering */
+		h2_drop(c, j);
+		if (c->state == S_CLOSED && c->jobs_out == 0)
+			reap_later(c);
+		return;
+	}
+	if (!run) {
+		j->phase = J_HEAD;      /* conn_close frees it */
+		return;
+	}
+	if (atomic_load(&j->cancelled)) {
+		h2_drop(c, j);
+		h2_settle(c);
+		return;
+	}
+	h2_free_body(c, j);
+	j->phase = J_HEAD;
+	c->t_progress = spiffe_monotonic_ms();
+	if (j->resp.close) {
+		h2_drain(c);
+		return;
+	}
+	if (h2_flush(c) == 0)
+		h2_settle(c);
+}
+
+/* Graceful end: GOAWAY, then close once open streams are done. */
+static void h2_drain(conn *c)
+{
+	if (!c->goaway) {
+		c->goaway = 1;
+		if (spiffe_h2_goaway(c->h2, SPIFFE_H2_NO_ERROR, NULL, 0) != 0)
+			c->fatal = 1;
+	}
+	if (h2_flush(c) == 0)
+		h2_settle(c);
+}
+
+/* Frees c's session and jobs; jobs at the workers stay, cancelled. */
+static void h2_release(conn *c)
+{
+	job *j, *next, **pp = &c->streams;
+
+	for (j = c->streams; j != NULL; j = next) {
+		next = j->snext;
+		if (j->phase == J_WORK) {
+			atomic_store(&j->cancelled, 1);
+			*pp = j;
+			pp = &j->snext;
+			continue;
+		}
+		h2_free_body(c, j);
+		job_free(j);
+		c->nstreams--;
+	}
+	*pp = NULL;
+	spiffe_h2_free(c->h2);
+	free(c->h2);
+	c->h2 = NULL;
+}
+
 static void conn_handshake(conn *c)
 {
 	spiffe_errbuf eb;
@@ -784,6 +1663,10 @@ static void conn_handshake(conn *c)
 		if (rc != SPIFFE_ERR_CLOSED)
 			logmsg(c->srv, "TLS handshake failed: %s", eb.msg);
 		conn_close(c);
+		return;
+	}
+	if (alpn_is_h2(spiffe_tls_alpn(&c->tls))) {
+		h2_start(c);
 		return;
 	}
 	/* The header timeout started at accept keeps running until the
@@ -814,6 +1697,12 @@ static void on_conn(spiffe_evloop *l, void *arg, uint32_t events)
 	case S_BUSY:
 		if (events & (SPIFFE_EV_ERR | SPIFFE_EV_HUP))
 			conn_close(c);   /* defers to the job's return */
+		break;
+	case S_H2:
+		h2_event(c);
+		break;
+	case S_LINGER:
+		linger_read(c);
 		break;
 	default:
 		break;
@@ -888,6 +1777,7 @@ static void on_accept(spiffe_evloop *l, void *arg, uint32_t events)
 		c->timer.fn = on_timer;
 		c->timer.arg = c;
 		c->state = S_HS;
+		c->t_accept = spiffe_monotonic_ms();
 		c->next = s->conns;
 		if (s->conns != NULL)
 			s->conns->prev = c;
@@ -924,8 +1814,11 @@ static void begin_drain(spiffe_httpd *s)
 	}
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == S_HS || (c->state == S_IDLE && c->in_len == 0))
+		if (c->state == S_HS || c->state == S_LINGER ||
+		    (c->state == S_IDLE && c->in_len == 0))
 			conn_close(c);
+		else if (c->state == S_H2)
+			h2_drain(c);
 	}
 	if (s->nconns == 0) {
 		spiffe_evloop_stop(&s->loop);
@@ -968,9 +1861,20 @@ int spiffe_httpd_init(spiffe_httpd *s, const spiffe_httpd_config *cfg,
 	DEF(idle_timeout_ms, 120000);
 	DEF(write_timeout_ms, 30000);
 	DEF(grace_ms, 10000);
+	DEF(h2_streams, SPIFFE_HTTPD_H2_STREAMS);
 #undef DEF
+	if (s->cfg.h2_streams > SPIFFE_H2_MAX_STREAMS)
+		s->cfg.h2_streams = SPIFFE_H2_MAX_STREAMS;
 	if (s->cfg.max_body == 0 || s->cfg.max_body > (size_t)1 << 30)
 		s->cfg.max_body = SPIFFE_HTTP_MAX_BODY;
+	if (cfg->tls->alpn[0] == NULL) {
+		static const char *const alpn[] = { "h2", "http/1.1" };
+
+		rc = spiffe_tls_config_set_alpn(cfg->tls, alpn + !!cfg->no_h2,
+						cfg->no_h2 ? 1 : 2);
+		if (rc != 0)
+			return spiffe_fail(eb, rc, "httpd: cannot set ALPN");
+	}
 	rc = spiffe_evloop_init(&s->loop, on_wake, s, eb);
 	if (rc != 0)
 		return rc;
@@ -1062,12 +1966,18 @@ void spiffe_httpd_free(spiffe_httpd *s)
 	if (!s->inited)
 		return;
 	/* Jobs the loop never saw come back (grace ran out). */
-	for (j = s->done; j != NULL; j = j->next)
-		j->c->state = S_IDLE;
-	s->done = NULL;
-	for (j = s->queue; j != NULL; j = j->next)
-		j->c->state = S_IDLE;
-	s->queue = NULL;
+	for (int q = 0; q < 2; q++) {
+		job *next;
+
+		for (j = q ? s->queue : s->done; j != NULL; j = next) {
+			next = j->next;
+			if (j->sid != 0)
+				h2_job_back(j, 0);
+			else
+				j->c->state = S_IDLE;
+		}
+	}
+	s->done = s->queue = s->queue_tail = NULL;
 	while (s->conns != NULL) {
 		if (s->conns->state == S_BUSY)
 			s->conns->state = S_IDLE;

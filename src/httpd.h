@@ -25,11 +25,34 @@
  * touch: about 13 KiB of RSS each (1,000 idle connections in
  * test/tls_test.sh, glibc x86-64).
  *
+ * HTTP/2: ALPN offers "h2" and "http/1.1" (unless the TLS configuration
+ * names its own protocols, or no_h2 is set), and a client that picks h2
+ * gets an HTTP/2 session (h2.h) on the loop thread.  Each stream is a
+ * request of its own for the same handler: its header list is written
+ * as the HTTP/1.1 head it stands for and parsed by the same parser, so
+ * the handler sees the same fields under the same limits and rules
+ * (:authority as Host, exactly one Host, at most one Authorization,
+ * SPIFFE_HTTP_MAX_HEADERS fields, :path origin-form; cookie crumbs
+ * joined), and req.head and req.raw index that text.  Up to h2_streams
+ * streams run at once; their request bodies together stay within
+ * max_body (a stream past that is refused with REFUSED_STREAM, which
+ * clients retry).  Responses go out as HEADERS and DATA as the peer's
+ * windows open.  Timeouts: header_timeout from accept to the first
+ * stream, idle_timeout while no stream is open (then GOAWAY), and per
+ * stream body_timeout for its request body (then RST_STREAM); a
+ * response that makes no progress for write_timeout (the peer's window
+ * stays shut, or it does not read) closes the connection.  A peer that
+ * resets more than SPIFFE_HTTPD_H2_RESETS streams a second, or breaks
+ * the protocol, gets GOAWAY and is closed.  Memory per HTTP/2
+ * connection: about 12 KiB of session (two HPACK tables) plus up to
+ * 8 KiB of frame buffers while idle, and the TLS state; per open stream
+ * about 2 KiB, its head and its bodies.
+ *
  * Shutdown (SIGTERM/SIGINT when catch_signals is set, or
  * spiffe_httpd_stop): stop accepting, close idle connections, finish
- * requests in progress (their responses say Connection: close), then
- * return from spiffe_httpd_run; after grace_ms whatever is left is
- * closed.
+ * requests in progress (their responses say Connection: close; HTTP/2
+ * connections get GOAWAY and finish their open streams), then return
+ * from spiffe_httpd_run; after grace_ms whatever is left is closed.
  */
 #ifndef SPIFFE_HTTPD_H
 #define SPIFFE_HTTPD_H
@@ -63,10 +86,11 @@ typedef struct spiffe_httpd_req {
 	size_t nfields;
 	const uint8_t *body;         /* decoded body (chunked undone) */
 	size_t body_len;
-	int version;                 /* 10 or 11 */
+	int version;                 /* 10, 11 or 20 (HTTP/2) */
 	const spiffe_id *peer;       /* mTLS client's ID, or NULL */
 	const char *remote;          /* peer's IP ("127.0.0.1"), or "" */
-	/* HTTP/1.x: the parsed head and the bytes it indexes, for
+	/* The parsed head and the bytes it indexes (for HTTP/2, the head
+	 * the stream's header list stands for), for
 	 * spiffe_http_is_hop_by_hop() (a proxy drops those fields). */
 	const spiffe_http_head *head;
 	const uint8_t *raw;
@@ -130,6 +154,8 @@ typedef struct spiffe_httpd_config {
 	int write_timeout_ms;        /* 30000 */
 	int grace_ms;                /* 10000 */
 	size_t max_body;             /* SPIFFE_HTTP_MAX_BODY */
+	int h2_streams;              /* SPIFFE_HTTPD_H2_STREAMS per client */
+	int no_h2;                   /* set: ALPN offers http/1.1 only */
 	int catch_signals;           /* SIGTERM/SIGINT shut down */
 	/* Called from the loop thread with one line about a connection
 	 * that failed (handshake refused, malformed request); may be
@@ -162,12 +188,13 @@ typedef struct spiffe_httpd {
 	struct spiffe_httpd_job *done;               /* from workers */
 	int quit;
 	int inited;
-	uint64_t accepted, refused, requests;
+	uint64_t accepted, refused, requests, h2_conns;
 } spiffe_httpd;
 
 /*
  * Binds cfg->listen and prepares the loop (no threads yet).  cfg and
- * what it points to must outlive srv.
+ * what it points to must outlive srv.  If cfg->tls has no ALPN
+ * protocols yet, sets them (see the top).
  */
 SPIFFE_CHECK int spiffe_httpd_init(spiffe_httpd *srv,
 				   const spiffe_httpd_config *cfg,

@@ -64,6 +64,8 @@
 #define SPIFFE_H2_STREAM_SENDBUF (64u * 1024) /* DATA queued per stream */
 #define SPIFFE_H2_MAX_OUTPUT (256u * 1024) /* output not yet drained */
 #define SPIFFE_H2_OUTPUT_LOW (32u * 1024)  /* frame DATA below this */
+#define SPIFFE_HTTPD_H2_STREAMS 32         /* streams one client may open */
+#define SPIFFE_HTTPD_H2_RESETS 100         /* its streams reset per second */
 
 /* gRPC. */
 #define SPIFFE_GRPC_MAX_MESSAGE (4u * 1024 * 1024) /* default receive */

@@ -24,7 +24,7 @@ trap cleanup EXIT INT TERM
 
 if ! command -v protoc >/dev/null ||
 	! $PY -c 'import grpc, jwt, cryptography' 2>/dev/null; then
-	echo "SKIP agent: needs protoc, python3-grpcio, -jwt, -cryptography"
+	skip agent "needs protoc, python3-grpcio, -jwt and -cryptography"
 	finish
 	exit
 fi
@@ -330,6 +330,8 @@ if [ $ROOT = 1 ]; then
 	wait_for "$T/push.out" "spiffe://example.org/u4248-more" 60 &&
 		pass || fail stream-pushed "$(cat "$T/push.out")"
 	bgkill push
+else
+	skip uids "other uids, rotation, deletion and push need root"
 fi
 
 # --- bad input from one client; the others are still served ---------------

@@ -13,6 +13,7 @@
 #include "agent/server.h"
 #include "agent/store.h"
 #include "agent/wlmsg.h"
+#include "clock.h"
 #include "grpc.h"
 #include "h2.h"
 #include "rng.h"
@@ -762,6 +763,62 @@ TEST(jwt_cache)
 	spiffe_agent_server_tick(A.srv);
 }
 
+/* Rotation at half life by the wall clock (as after a host resumes). */
+TEST(rotation)
+{
+	const char *const sel[] = { "unix:uid:1005" };
+	const char *const aud[] = { "a", NULL };
+	spiffe_agent_server_stats st0, st;
+	spiffe_x509_context *c1 = NULL, *c2 = NULL;
+	spiffe_errbuf eb;
+	struct client c;
+	struct rpc *r, *j;
+	uint8_t buf[64];
+	size_t n;
+	char id[65];
+	int64_t t0 = spiffe_now();
+
+	CHECK(add_entry("spiffe://example.org/rot", "unix:uid:1005", NULL,
+			NULL, id) == 0);
+	spiffe_agent_server_tick(A.srv);
+	spiffe_agent_server_stats_get(A.srv, &st0);
+	CHECK(client_open(&c, sel, 1) == 0);
+	r = call(&c, "FetchX509SVID", NULL, 0);
+	n = jwt_req(buf, aud, NULL);
+	j = call(&c, "FetchJWTSVID", buf, n);
+	CHECK(r != NULL && r->nmsg == 1 && j != NULL && j->nmsg == 1);
+	/* Before half of the hour: nothing new. */
+	spiffe_clock_set(t0 + 1700);
+	spiffe_agent_server_tick(A.srv);
+	shuttle(&c);
+	CHECK_INT(r->nmsg, 1);
+	j = call(&c, "FetchJWTSVID", buf, n);       /* 5 min TTL: new */
+	/* Past half of it: a new SVID is pushed. */
+	spiffe_clock_set(t0 + 1801);
+	spiffe_agent_server_tick(A.srv);
+	shuttle(&c);
+	CHECK_INT(r->nmsg, 2);
+	CHECK(spiffe_wlapi_parse_x509_context(r->msg[0], r->len[0], &c1,
+					      &eb) == 0);
+	CHECK(spiffe_wlapi_parse_x509_context(r->msg[1], r->len[1], &c2,
+					      &eb) == 0);
+	spiffe_clock_set(-1);
+	/* Another certificate, valid later. */
+	CHECK(c1->svids[0].chain.serial.len != c2->svids[0].chain.serial.len ||
+	      memcmp(c1->svids[0].chain.serial.p, c2->svids[0].chain.serial.p,
+		     c1->svids[0].chain.serial.len) != 0);
+	CHECK(mbedtls_x509_time_cmp(&c1->svids[0].chain.valid_to,
+				    &c2->svids[0].chain.valid_to) < 0);
+	spiffe_x509_context_unref(c1);
+	spiffe_x509_context_unref(c2);
+	spiffe_agent_server_stats_get(A.srv, &st);
+	CHECK_INT(st.x509_issued - st0.x509_issued, 2);
+	CHECK_INT(st.jwt_issued - st0.jwt_issued, 2);
+	client_close(&c);
+	CHECK(del_entry(id) == 0);
+	spiffe_agent_server_tick(A.srv);
+}
+
 TEST(jwt_audience_rules)
 {
 	const char *const sel[] = { "unix:uid:1003" };
@@ -959,6 +1016,7 @@ int main(void)
 	RUN(push_and_withdraw);
 	RUN(jwt_and_validate);
 	RUN(jwt_cache);
+	RUN(rotation);
 	RUN(jwt_audience_rules);
 	RUN(decode_requests);
 	RUN(claims_struct);

@@ -120,6 +120,7 @@ struct item {
 	spiffe_agent_x509svid svid;     /* cert NULL: none */
 	uint64_t ver;                   /* unique per issue */
 	int64_t refresh_ms;             /* monotonic: re-issue from here */
+	int64_t refresh_at;             /* the same on the wall clock, s */
 	int used;                       /* an open stream shows it */
 };
 
@@ -215,6 +216,7 @@ static void item_drop(struct item *it)
 	spiffe_agent_x509svid_free(&it->svid);
 	it->ver = 0;
 	it->refresh_ms = 0;
+	it->refresh_at = 0;
 }
 
 /*
@@ -300,6 +302,7 @@ static int item_issue(spiffe_agent_server *s, size_t i, spiffe_errbuf *eb)
 	it->svid = svid;
 	it->ver = ++s->ver;
 	it->refresh_ms = spiffe_monotonic_ms() + life * 500;
+	it->refresh_at = spiffe_now() + life / 2;
 	s->st.x509_issued++;
 	spiffe_agent_log_begin(&l, lg(s), SPIFFE_LOG_DEBUG,
 			       "Issued X.509-SVID");
@@ -314,12 +317,17 @@ static int item_issue(spiffe_agent_server *s, size_t i, spiffe_errbuf *eb)
 	return 0;
 }
 
-/* 1 when item i has no SVID or is due for rotation. */
+/*
+ * 1 when item i has no SVID or is due for rotation, by the monotonic
+ * clock (now, ms) or by the wall clock (which also runs while the host
+ * sleeps: an SVID must not outlive its notAfter after a resume).
+ */
 static int item_due(const spiffe_agent_server *s, size_t i, int64_t now)
 {
 	const struct item *it = &s->items[i];
 
-	return it->svid.cert == NULL || now >= it->refresh_ms;
+	return it->svid.cert == NULL || now >= it->refresh_ms ||
+	       spiffe_now() >= it->refresh_at;
 }
 
 /* ---- matching ----------------------------------------------------------- */
@@ -570,6 +578,7 @@ static void build_x509(struct conn *c, struct call *k)
 				goto out;
 			}
 			it->refresh_ms = now + RETRY_MS;
+			it->refresh_at = spiffe_now() + RETRY_MS / 1000;
 		}
 		it->used = 1;
 		idx[n] = i;
@@ -1564,7 +1573,7 @@ void spiffe_agent_server_tick(spiffe_agent_server *s)
 	for (size_t i = 0; i < s->snap.n; i++) {
 		struct item *it = &s->items[i];
 
-		if (it->svid.cert == NULL || now < it->refresh_ms)
+		if (it->svid.cert == NULL || !item_due(s, i, now))
 			continue;
 		if (it->used)
 			due = 1;

@@ -242,7 +242,7 @@ static spiffe_flag run_flags[] = {
 
 static spiffe_flag create_flags[] = {
 	{ "spiffeID", SPIFFE_FLAG_STRING, &o.spiffe_id, "ID",
-	  "the SPIFFE ID the workload gets (required)", 0 },
+	  "the SPIFFE ID to issue to matching workloads (required)", 0 },
 	{ "parentID", SPIFFE_FLAG_STRING, &o.parent_id, "ID",
 	  "the parent SPIFFE ID, recorded with the entry", 0 },
 	{ "selector", SPIFFE_FLAG_REPEAT, &o.selectors, "TYPE:VALUE",
