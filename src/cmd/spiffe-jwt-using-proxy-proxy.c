@@ -8,11 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cli.h"
-#include "httpd.h"
-#include "log.h"
-#include "rproxy.h"
-#include "workloadapi.h"
+#include "spiffe.h"
 
 #define PROG "spiffe-jwt-using-proxy-proxy"
 
