@@ -13,10 +13,30 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "h2.h"
+
+/* An HTTP/2 request in flight, as the session's callbacks see it. */
+struct call {
+	spiffe_httpc *c;
+	spiffe_h2_session *h2;
+	uint32_t sid;
+	spiffe_httpc_resp *resp;
+	int head_req;
+	unsigned interim;            /* 1xx sections seen */
+	int got_head;                /* the final response head came */
+	int got_any;                 /* any response byte came */
+	int done;                    /* the stream closed */
+	uint32_t code;               /* its RST_STREAM code, 0 if none */
+	int err;                     /* a response we refuse, 0 if none */
+	spiffe_errbuf eb;
+	size_t cap;                  /* of resp->body */
+};
 
 struct spiffe_httpc_conn {
 	spiffe_tls_conn tls;
 	int fd;
+	spiffe_h2_session *h2;       /* ALPN chose h2, else NULL */
+	struct call *call;
 };
 
 typedef struct spiffe_httpc_conn cconn;
@@ -93,6 +113,13 @@ int spiffe_httpc_init(spiffe_httpc *c, const spiffe_httpc_config *cfg,
 		c->cfg.pool = 4;
 	if (c->cfg.pool > SPIFFE_HTTPC_MAX_POOL)
 		c->cfg.pool = SPIFFE_HTTPC_MAX_POOL;
+	if (c->cfg.h2 && cfg->tls->alpn[0] == NULL) {
+		static const char *const alpn[] = { "h2", "http/1.1" };
+
+		if (spiffe_tls_config_set_alpn(cfg->tls, alpn, 2) != 0)
+			return spiffe_fail(eb, SPIFFE_ERR_ARG, "httpc: cannot "
+					   "set ALPN");
+	}
 	memcpy(c->host, host, hl + 1);
 	memcpy(c->port, port, pl + 1);
 	v6 = memchr(host, ':', hl) != NULL;
@@ -107,6 +134,10 @@ static void cconn_free(cconn *k)
 {
 	if (k == NULL)
 		return;
+	if (k->h2 != NULL) {
+		spiffe_h2_free(k->h2);
+		free(k->h2);
+	}
 	spiffe_tls_close_notify(&k->tls);
 	spiffe_tls_conn_free(&k->tls);
 	if (k->fd >= 0)
@@ -143,6 +174,14 @@ int spiffe_httpc_resp_header(const spiffe_httpc_resp *r, const char *name,
 	return spiffe_http_header_get(&r->head, r->raw, name, val, len);
 }
 
+static int alpn_is_h2(const char *p)
+{
+	return p != NULL && p[0] == 'h' && p[1] == '2' && p[2] == '\0';
+}
+
+static int h2_setup(cconn *k, spiffe_errbuf *eb);
+static int h2_idle_ok(cconn *k);
+
 /* A pooled connection the server has not closed, or NULL. */
 static cconn *pool_get(spiffe_httpc *c)
 {
@@ -156,10 +195,13 @@ static cconn *pool_get(spiffe_httpc *c)
 		pthread_mutex_unlock(&c->mu);
 		if (k == NULL)
 			return NULL;
-		/* Readable while idle means closed (or junk): drop it. */
+		/* Readable while idle means closed (or junk): drop it.
+		 * HTTP/2 may have sent frames: the session reads them. */
 		p.fd = k->fd;
 		p.events = POLLIN;
 		if (poll(&p, 1, 0) == 0 && !spiffe_tls_pending(&k->tls))
+			return k;
+		if (k->h2 != NULL && h2_idle_ok(k))
 			return k;
 		cconn_free(k);
 	}
@@ -192,11 +234,334 @@ static int dial(spiffe_httpc *c, cconn **out, spiffe_errbuf *eb)
 					   c->host, eb);
 	if (rc == 0)
 		rc = spiffe_tls_handshake_wait(&k->tls, deadline, eb);
+	if (rc == 0 && alpn_is_h2(spiffe_tls_alpn(&k->tls)))
+		rc = h2_setup(k, eb);
 	if (rc != 0) {
 		cconn_free(k);
 		return rc;
 	}
 	*out = k;
+	return 0;
+}
+
+/* ---- HTTP/2 ----------------------------------------------------------- */
+
+static void call_fail(struct call *q, int err, const char *why)
+{
+	if (q->err != 0)
+		return;
+	q->err = spiffe_fail(&q->eb, err, "httpc: %s from %s", why,
+			     q->c->authority);
+	/* Only this stream is lost; the connection can go on. */
+	if (spiffe_h2_reset(q->h2, q->sid, SPIFFE_H2_CANCEL) != 0)
+		q->done = 1;
+}
+
+/*
+ * The final response headers h[0..n): written as the HTTP/1.1 head they
+ * stand for into resp->raw and parsed by the same parser, so a caller
+ * reads (and the proxy forwards) the same fields under the same rules
+ * whatever the protocol.
+ */
+static void h2_head(struct call *q, int status, const spiffe_header *h,
+		    size_t n)
+{
+	spiffe_http_kv kv[SPIFFE_H2_MAX_HEADERS];
+	spiffe_httpc_resp *r = q->resp;
+	size_t m = 0, cap = 32 + strlen(spiffe_http_reason(status)), len;
+
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].name_len > 0 && h[i].name[0] == ':')
+			continue;
+		kv[m].name = (const char *)h[i].name;
+		kv[m].name_len = h[i].name_len;
+		kv[m].value = (const char *)h[i].value;
+		kv[m].value_len = h[i].value_len;
+		cap += h[i].name_len + h[i].value_len + 4;
+		m++;
+	}
+	r->raw = malloc(cap);
+	if (r->raw == NULL) {
+		call_fail(q, SPIFFE_ERR_NOMEM, "out of memory");
+		return;
+	}
+	if (spiffe_http_write_response(r->raw, cap, &len, status, kv, m,
+				       NULL) != 0 ||
+	    spiffe_http_response_parse(&r->head, r->raw, len, q->head_req,
+				       NULL) != 0) {
+		call_fail(q, SPIFFE_ERR_HTTP, "bad response header");
+		return;
+	}
+	r->raw_len = len;
+	q->got_head = 1;
+}
+
+static void cb_headers(void *ctx, uint32_t sid, const spiffe_header *h,
+		       size_t n, unsigned flags)
+{
+	cconn *k = ctx;
+	struct call *q = k->call;
+	int status = 0;
+
+	if (q == NULL || sid != q->sid || q->err != 0)
+		return;
+	q->got_any = 1;
+	if (flags & SPIFFE_H2_TRAILERS)
+		return;         /* dropped, as on HTTP/1.1 */
+	/* The session checked :status: three digits, 100 or more. */
+	for (size_t i = 0; i < n; i++)
+		if (h[i].name_len == 7 && memcmp(h[i].name, ":status", 7) == 0)
+			status = (h[i].value[0] - '0') * 100 +
+				(h[i].value[1] - '0') * 10 +
+				(h[i].value[2] - '0');
+	if (status < 200) {
+		if (++q->interim > SPIFFE_HTTP_MAX_INTERIM)
+			call_fail(q, SPIFFE_ERR_LIMIT, "too many 1xx "
+				  "responses");
+		return;
+	}
+	h2_head(q, status, h, n);
+}
+
+static void cb_data(void *ctx, uint32_t sid, const uint8_t *p, size_t len,
+		    int end)
+{
+	cconn *k = ctx;
+	struct call *q = k->call;
+	spiffe_httpc_resp *r;
+
+	(void)end;
+	if (q == NULL || sid != q->sid || q->err != 0)
+		return;
+	r = q->resp;
+	q->got_any = 1;
+	if (len > q->c->cfg.max_body - r->body_len) {
+		call_fail(q, SPIFFE_ERR_LIMIT, "response body too large");
+		return;
+	}
+	if (r->body_len + len > q->cap) {
+		size_t cap = q->cap ? q->cap : 1024;
+		uint8_t *nb;
+
+		while (cap < r->body_len + len)
+			cap = cap > q->c->cfg.max_body / 2 ?
+				q->c->cfg.max_body : cap * 2;
+		nb = realloc(r->body, cap);
+		if (nb == NULL) {
+			call_fail(q, SPIFFE_ERR_NOMEM, "out of memory");
+			return;
+		}
+		r->body = nb;
+		q->cap = cap;
+	}
+	memcpy(r->body + r->body_len, p, len);
+	r->body_len += len;
+	if (spiffe_h2_consume(q->h2, sid, len) != 0)
+		call_fail(q, SPIFFE_ERR_NOMEM, "out of memory");
+}
+
+static void cb_close(void *ctx, uint32_t sid, uint32_t code)
+{
+	cconn *k = ctx;
+	struct call *q = k->call;
+
+	if (q == NULL || sid != q->sid)
+		return;
+	q->done = 1;
+	q->code = code;
+}
+
+/* ALPN chose h2: k gets a client session. */
+static int h2_setup(cconn *k, spiffe_errbuf *eb)
+{
+	static const spiffe_h2_callbacks cb = {
+		cb_headers, cb_data, cb_close, NULL, NULL,
+	};
+
+	k->h2 = malloc(sizeof(*k->h2));
+	if (k->h2 == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	if (spiffe_h2_init(k->h2, SPIFFE_H2_CLIENT, &cb, k, NULL) != 0) {
+		spiffe_h2_free(k->h2);
+		free(k->h2);
+		k->h2 = NULL;
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * An idle HTTP/2 connection takes what the server sent meanwhile
+ * (SETTINGS, PING, GOAWAY); 1 if it can still carry a request.
+ */
+static int h2_idle_ok(cconn *k)
+{
+	uint8_t buf[4096];
+
+	for (;;) {
+		size_t n;
+		int rc = spiffe_tls_read(&k->tls, buf, sizeof(buf), &n, NULL);
+
+		if (rc == SPIFFE_ERR_AGAIN)
+			return !spiffe_h2_done(k->h2);
+		if (rc != 0 || spiffe_h2_feed(k->h2, buf, n) != 0)
+			return 0;
+	}
+}
+
+/* The request as an HTTP/2 header list, names in lowercase. */
+struct h2req {
+	spiffe_header h[SPIFFE_HTTP_MAX_HEADERS + 6];
+	size_t n;
+	uint8_t *names;
+	char clen[24];
+};
+
+static int h2_build(spiffe_httpc *c, struct h2req *b, const char *method,
+		    size_t mlen, const char *target, size_t tlen,
+		    const spiffe_http_kv *f, size_t n, size_t blen,
+		    int want_clen, spiffe_errbuf *eb)
+{
+	const char *auth = c->authority;
+	size_t alen = strlen(c->authority), total = 0, off = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += f[i].name_len;
+	b->names = malloc(total ? total : 1);
+	if (b->names == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	b->n = 4;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *nm = b->names + off;
+
+		for (size_t j = 0; j < f[i].name_len; j++) {
+			uint8_t x = (uint8_t)f[i].name[j];
+
+			nm[j] = x >= 'A' && x <= 'Z' ? (uint8_t)(x + 32) : x;
+		}
+		off += f[i].name_len;
+		if (f[i].name_len == 4 && memcmp(nm, "host", 4) == 0) {
+			auth = f[i].value;
+			alen = f[i].value_len;
+			continue;
+		}
+		b->h[b->n++] = (spiffe_header){
+			nm, f[i].name_len, (const uint8_t *)f[i].value,
+			f[i].value_len, 0 };
+	}
+	if (want_clen)
+		b->h[b->n++] = (spiffe_header){
+			(const uint8_t *)"content-length", 14,
+			(const uint8_t *)b->clen,
+			(size_t)snprintf(b->clen, sizeof(b->clen), "%zu",
+					 blen), 0 };
+	b->h[0] = (spiffe_header){ (const uint8_t *)":method", 7,
+				   (const uint8_t *)method, mlen, 0 };
+	b->h[1] = (spiffe_header){ (const uint8_t *)":scheme", 7,
+				   (const uint8_t *)"https", 5, 0 };
+	b->h[2] = (spiffe_header){ (const uint8_t *)":authority", 10,
+				   (const uint8_t *)auth, alen, 0 };
+	b->h[3] = (spiffe_header){ (const uint8_t *)":path", 5,
+				   (const uint8_t *)target, tlen, 0 };
+	return 0;
+}
+
+/* Writes everything the session has to send. */
+static int h2_flush(cconn *k, int64_t deadline, spiffe_errbuf *eb)
+{
+	for (;;) {
+		const uint8_t *p;
+		size_t len;
+		int rc = spiffe_h2_output(k->h2, &p, &len);
+
+		if (rc != 0)
+			return spiffe_fail(eb, rc, "httpc: HTTP/2 output");
+		if (len == 0)
+			return 0;
+		rc = spiffe_tls_write_wait(&k->tls, p, len, deadline, eb);
+		if (rc == 0)
+			rc = spiffe_h2_output_consumed(k->h2, len);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/*
+ * One exchange on HTTP/2 connection k.  *got says whether any response
+ * byte came (no retry then), *refused whether the server refused the
+ * stream unprocessed (safe to retry), *clean whether k may be pooled.
+ */
+static int h2_exchange(spiffe_httpc *c, cconn *k, const struct h2req *b,
+		       const uint8_t *body, size_t blen, int head_req,
+		       spiffe_httpc_resp *resp, int64_t deadline, int *got,
+		       int *refused, int *clean, spiffe_errbuf *eb)
+{
+	uint8_t buf[16384];
+	struct call q;
+	size_t sent = 0;
+	int rc;
+
+	*got = *refused = *clean = 0;
+	memset(&q, 0, sizeof(q));
+	q.c = c;
+	q.h2 = k->h2;
+	q.resp = resp;
+	q.head_req = head_req;
+	rc = spiffe_h2_submit_request(k->h2, b->h, b->n, blen == 0, &q.sid);
+	if (rc == SPIFFE_ERR_CLOSED || rc == SPIFFE_ERR_AGAIN) {
+		*refused = 1;
+		return spiffe_fail(eb, SPIFFE_ERR_CLOSED, "httpc: %s is "
+				   "closing the connection", c->authority);
+	}
+	if (rc != 0)
+		return spiffe_fail(eb, rc, "httpc: %s", spiffe_h2_errmsg(k->h2));
+	k->call = &q;
+	for (;;) {
+		size_t n;
+
+		if (sent < blen) {
+			rc = spiffe_h2_send_data(k->h2, q.sid, body + sent,
+						 blen - sent, 1, &n);
+			if (rc == 0)
+				sent += n;
+			else if (rc != SPIFFE_ERR_CLOSED)
+				break;
+		}
+		rc = h2_flush(k, deadline, eb);
+		if (rc != 0 || q.done)
+			break;
+		/* Read only when the body cannot go on (windows shut). */
+		if (sent < blen && spiffe_h2_send_room(k->h2, q.sid) > 0)
+			continue;
+		rc = spiffe_tls_read_wait(&k->tls, buf, sizeof(buf), &n,
+					  deadline, eb);
+		if (rc != 0)
+			break;
+		rc = spiffe_h2_feed(k->h2, buf, n);
+		if (rc != 0) {
+			spiffe_fail(eb, rc, "httpc: HTTP/2 from %s: %s",
+				    c->authority, spiffe_h2_errmsg(k->h2));
+			break;
+		}
+	}
+	k->call = NULL;
+	*got = q.got_any;
+	if (rc != 0)
+		return rc;
+	if (q.err != 0) {
+		if (eb != NULL)
+			*eb = q.eb;
+		return q.err;
+	}
+	if (q.code != SPIFFE_H2_NO_ERROR || !q.got_head) {
+		*refused = q.code == SPIFFE_H2_REFUSED_STREAM && !q.got_any;
+		return spiffe_fail(eb, SPIFFE_ERR_PROTOCOL, "httpc: %s reset "
+				   "the stream (HTTP/2 error 0x%x)",
+				   c->authority, (unsigned)q.code);
+	}
+	resp->status = resp->head.status;
+	resp->version = 20;
+	*clean = !spiffe_h2_done(k->h2);
 	return 0;
 }
 
@@ -323,12 +688,14 @@ int spiffe_httpc_request(spiffe_httpc *c, const char *method, size_t mlen,
 			 spiffe_httpc_resp *resp, spiffe_errbuf *eb)
 {
 	spiffe_http_kv kv[SPIFFE_HTTP_MAX_HEADERS + 2];
+	struct h2req h2b;
 	char clen[24];
 	size_t nkv = 0, cap = 256, hlen, got;
-	uint8_t *req;
-	int rc, has_host = 0, head_req, clean, tries;
+	uint8_t *req = NULL;
+	int rc, has_host = 0, head_req, clean, tries, want_clen;
 
 	spiffe_httpc_resp_free(resp);
+	h2b.names = NULL;
 	if (n > SPIFFE_HTTP_MAX_HEADERS)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "httpc: too many "
 				   "fields");
@@ -357,8 +724,9 @@ int spiffe_httpc_request(spiffe_httpc *c, const char *method, size_t mlen,
 		cap += kv[nkv].value_len + 8;
 		nkv++;
 	}
-	if (blen > 0 || (mlen == 4 && memcmp(method, "POST", 4) == 0) ||
-	    (mlen == 3 && memcmp(method, "PUT", 3) == 0)) {
+	want_clen = blen > 0 || (mlen == 4 && memcmp(method, "POST", 4) == 0) ||
+		(mlen == 3 && memcmp(method, "PUT", 3) == 0);
+	if (want_clen) {
 		kv[nkv].name = "Content-Length";
 		kv[nkv].name_len = 14;
 		kv[nkv].value = clen;
@@ -370,23 +738,18 @@ int spiffe_httpc_request(spiffe_httpc *c, const char *method, size_t mlen,
 	if (blen > SIZE_MAX - cap)
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "httpc: body too "
 				   "large");
-	req = malloc(cap + blen);
-	if (req == NULL)
-		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	rc = spiffe_http_write_request(req, cap, &hlen, method, mlen, target,
+	/* The HTTP/1.1 writer's checks hold for both protocols; without a
+	 * buffer it only checks (and finds no room: LIMIT). */
+	rc = spiffe_http_write_request(NULL, 0, &hlen, method, mlen, target,
 				       tlen, kv, nkv, eb);
-	if (rc != 0) {
-		free(req);
+	if (rc != SPIFFE_ERR_LIMIT)
 		return rc;
-	}
-	if (blen > 0)
-		memcpy(req + hlen, body, blen);
 	head_req = mlen == 4 && memcmp(method, "HEAD", 4) == 0;
 
 	for (tries = 0; tries < 2; tries++) {
 		int64_t deadline;
 		cconn *k = pool_get(c);
-		int reused = k != NULL;
+		int reused = k != NULL, refused = 0, h2got = 0;
 
 		if (k == NULL) {
 			rc = dial(c, &k, eb);
@@ -395,33 +758,65 @@ int spiffe_httpc_request(spiffe_httpc *c, const char *method, size_t mlen,
 		}
 		deadline = spiffe_monotonic_ms() + c->cfg.timeout_ms;
 		spiffe_httpc_resp_free(resp);
-		rc = spiffe_tls_write_wait(&k->tls, req, hlen + blen, deadline,
-					   eb);
-		got = 0;
-		if (rc == 0)
-			rc = read_head(c, k, head_req, resp, deadline, &got,
-				       eb);
-		if (rc != 0 && reused && got == 0 &&
-		    (rc == SPIFFE_ERR_CLOSED || rc == SPIFFE_ERR_IO ||
-		     rc == SPIFFE_ERR_TLS) &&
-		    idempotent(method, mlen)) {
-			/* The server dropped the idle connection: retry. */
+		if (k->h2 != NULL) {
+			if (h2b.names == NULL)
+				rc = h2_build(c, &h2b, method, mlen, target,
+					      tlen, fields, n, blen, want_clen,
+					      eb);
+			if (rc == 0)
+				rc = h2_exchange(c, k, &h2b, body, blen,
+						 head_req, resp, deadline,
+						 &h2got, &refused, &clean, eb);
+			got = (size_t)h2got;
+		} else {
+			if (req == NULL) {
+				req = malloc(cap + blen);
+				if (req == NULL) {
+					cconn_free(k);
+					rc = spiffe_fail(eb, SPIFFE_ERR_NOMEM,
+							 "out of memory");
+					break;
+				}
+				rc = spiffe_http_write_request(
+					req, cap, &hlen, method, mlen, target,
+					tlen, kv, nkv, eb);
+				if (rc != 0) {
+					cconn_free(k);
+					break;
+				}
+				if (blen > 0)
+					memcpy(req + hlen, body, blen);
+			}
+			rc = spiffe_tls_write_wait(&k->tls, req, hlen + blen,
+						   deadline, eb);
+			got = 0;
+			if (rc == 0)
+				rc = read_head(c, k, head_req, resp, deadline,
+					       &got, eb);
+		}
+		if (rc != 0 && (refused ||
+				(reused && got == 0 &&
+				 (rc == SPIFFE_ERR_CLOSED ||
+				  rc == SPIFFE_ERR_IO ||
+				  rc == SPIFFE_ERR_TLS) &&
+				 idempotent(method, mlen)))) {
+			/* The server dropped the idle connection, or
+			 * refused the stream unprocessed: retry. */
 			cconn_free(k);
 			continue;
 		}
-		if (rc == 0)
+		if (rc == 0 && k->h2 == NULL) {
 			rc = read_body(c, k, resp, deadline, &clean, eb);
-		if (rc == 0) {
 			resp->status = resp->head.status;
-			if (clean)
-				pool_put(c, k);
-			else
-				cconn_free(k);
-		} else {
-			cconn_free(k);
+			resp->version = resp->head.minor ? 11 : 10;
 		}
+		if (rc == 0 && clean)
+			pool_put(c, k);
+		else
+			cconn_free(k);
 		break;
 	}
 	free(req);
+	free(h2b.names);
 	return rc;
 }

@@ -1,12 +1,23 @@
 /*
- * httpc.h - an HTTPS/1.1 client for one origin: SPIFFE TLS (with an
+ * httpc.h - an HTTPS client for one origin: SPIFFE TLS (with an
  * authorizer) from tls.h, keep-alive connections in a small pool shared
  * by threads, fixed-length, chunked and close-delimited responses, and
  * connect, handshake and request deadlines.
  *
+ * HTTP/2: with cfg.h2 set, ALPN offers "h2" and "http/1.1" and a server
+ * that picks h2 is spoken to in HTTP/2 (h2.h); otherwise, and by
+ * default, HTTP/1.1.  Either way a request has a connection to itself
+ * (HTTP/2 connections are pooled like HTTP/1.1 ones, one stream at a
+ * time: no multiplexing across threads), and the response looks the
+ * same: its header list is written as the HTTP/1.1 head it stands for
+ * and parsed by the same parser (resp.head, resp.raw), under the same
+ * limits.
+ *
  * A request with an idempotent method that fails on a pooled connection
  * before any response byte came back (the server closed it while idle)
- * is sent once more on a new connection, as Go's transport does.
+ * is sent once more on a new connection, as Go's transport does; so is
+ * any request whose stream the server refused unprocessed
+ * (REFUSED_STREAM, or above the last stream of a GOAWAY).
  */
 #ifndef SPIFFE_HTTPC_H
 #define SPIFFE_HTTPC_H
@@ -30,6 +41,7 @@ typedef struct spiffe_httpc_config {
 	int timeout_ms;              /* 30000: one request, sent to read */
 	size_t max_body;             /* SPIFFE_HTTP_MAX_BODY */
 	int pool;                    /* 4 idle connections at most */
+	int h2;                      /* set: offer h2 by ALPN (see top) */
 } spiffe_httpc_config;
 
 struct spiffe_httpc_conn;
@@ -56,7 +68,11 @@ SPIFFE_CHECK int spiffe_httpc_parse_url(const char *url, size_t len,
 					const char **path, size_t *path_len,
 					spiffe_errbuf *eb);
 
-/* Sets up a client of https://host:port; cfg->tls must outlive it. */
+/*
+ * Sets up a client of https://host:port; cfg->tls must outlive it.  With
+ * cfg->h2 set and no ALPN protocols in cfg->tls yet, sets them to "h2"
+ * and "http/1.1" (before its first connection).
+ */
 SPIFFE_CHECK int spiffe_httpc_init(spiffe_httpc *c,
 				   const spiffe_httpc_config *cfg,
 				   const char *host, const char *port,
@@ -68,6 +84,7 @@ void spiffe_httpc_free(spiffe_httpc *c);
 /* A response: its head (spans into raw) and its decoded body. */
 typedef struct spiffe_httpc_resp {
 	int status;
+	int version;                 /* 10, 11 or 20 (HTTP/2) */
 	spiffe_http_head head;
 	uint8_t *raw;                /* bytes as received, head first */
 	size_t raw_len;

@@ -7,7 +7,12 @@
  *    |       ^          ^  (worker)        |  \
  *    |       |          +-- 100 Continue --+   +--> closed
  *    |       +------------ pipelined bytes ---+
- *    +---> H2 (ALPN "h2": every stream is a job of its own)
+ *    +---> H2 (ALPN "h2": every stream is a job of its own) ---> LINGER
+ *
+ * LINGER: after GOAWAY for an error, the write side is shut and what
+ * the peer still sends is read and dropped for up to LINGER_MS, so the
+ * close does not reset the connection before the peer read the GOAWAY
+ * (as Go's server does).
  *
  * Only BUSY belongs to a worker (through its job); everything else is
  * touched by the loop thread alone.  An HTTP/2 stream's job belongs to
@@ -35,7 +40,10 @@
 #include "net.h"
 #include "thread.h"
 
-enum { S_HS, S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITE, S_H2, S_CLOSED };
+enum {
+	S_HS, S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITE, S_H2, S_LINGER,
+	S_CLOSED
+};
 
 /* Where an HTTP/2 stream's job is. */
 enum {
@@ -48,6 +56,7 @@ enum {
 #define IN_FIRST 2048
 #define H2_READ 16384           /* bytes read from TLS at a time */
 #define H2_READS 8              /* reads per event, for fairness */
+#define LINGER_MS 1000          /* after GOAWAY for an error */
 
 /*
  * Per-request state: allocated at a request's first byte (HTTP/1.x) or
@@ -103,6 +112,7 @@ struct spiffe_httpd_conn {
 	size_t jobs_out;             /* jobs at the workers */
 	size_t body_bytes;           /* request bodies held */
 	size_t wlen;                 /* a TLS write to repeat, or 0 */
+	size_t moved;                /* bytes through TLS since idle */
 	int64_t t_progress;          /* last write progress */
 	int64_t t_idle;              /* when the last stream ended */
 	int64_t deadline;            /* the timer's, or 0 */
@@ -457,6 +467,10 @@ static void on_timer(spiffe_evloop *l, void *arg)
 	(void)l;
 	if (c->state == S_H2) {
 		h2_timer(c);
+		return;
+	}
+	if (c->state == S_LINGER) {
+		conn_close(c);
 		return;
 	}
 	if (c->state == S_HEAD || c->state == S_HS)
@@ -1360,8 +1374,44 @@ static int h2_flush(conn *c)
 			return -1;
 		}
 		c->wlen = 0;
+		c->moved += n;
 		c->t_progress = spiffe_monotonic_ms();
 	}
+}
+
+/* Reads and drops what a lingering peer sends; closes at its end. */
+static void linger_read(conn *c)
+{
+	uint8_t buf[H2_READ];
+
+	for (int i = 0; i < H2_READS; i++) {
+		ssize_t n = recv(c->ev.fd, buf, sizeof(buf), 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+	}
+}
+
+/* The GOAWAY is out: shut the write side and linger (see the top). */
+static void linger(conn *c)
+{
+	spiffe_httpd *s = c->srv;
+
+	h2_release(c);
+	spiffe_tls_close_notify(&c->tls);
+	c->state = S_LINGER;
+	if (shutdown(c->ev.fd, SHUT_WR) != 0 ||
+	    spiffe_evloop_mod(&s->loop, &c->ev, SPIFFE_EV_IN) != 0 ||
+	    spiffe_timer_set(&s->loop, &c->timer,
+			     spiffe_monotonic_ms() + LINGER_MS) != 0) {
+		conn_close(c);
+		return;
+	}
+	linger_read(c);
 }
 
 /* What a connection's streams are doing. */
@@ -1404,6 +1454,10 @@ static void h2_settle(conn *c)
 	struct census k;
 	int64_t d = INT64_MAX;
 
+	if (c->fatal && c->wlen == 0) {
+		linger(c);
+		return;
+	}
 	if (c->fatal || (spiffe_h2_done(c->h2) && c->wlen == 0)) {
 		conn_close(c);
 		return;
@@ -1411,8 +1465,11 @@ static void h2_settle(conn *c)
 	h2_census(c, &k);
 	if (k.idle && !c->idle) {
 		c->t_idle = spiffe_monotonic_ms();
-		/* Large records touched many buffer pages: give them back. */
-		spiffe_tls_trim(&c->tls);
+		/* Large records touched many buffer pages: give them back
+		 * (small exchanges keep touching the same first pages). */
+		if (c->moved > 8192)
+			spiffe_tls_trim(&c->tls);
+		c->moved = 0;
 	}
 	c->idle = k.idle;
 	if (spiffe_evloop_mod(&s->loop, &c->ev, SPIFFE_EV_IN |
@@ -1455,6 +1512,7 @@ static void h2_event(conn *c)
 			conn_close(c);
 			return;
 		}
+		c->moved += n;
 		if (spiffe_h2_feed(c->h2, buf, n) != 0 && !c->fatal) {
 			logmsg(c->srv, "closing an HTTP/2 connection: %s",
 			       spiffe_h2_errmsg(c->h2));
@@ -1540,9 +1598,9 @@ static void h2_job_back(job *j, int run)
 	conn *c = j->c;
 
 	c->jobs_out--;
-	if (c->state == S_CLOSED) {
+	if (c->state != S_H2) {         /* closed or lingering */
 		h2_drop(c, j);
-		if (c->jobs_out == 0)
+		if (c->state == S_CLOSED && c->jobs_out == 0)
 			reap_later(c);
 		return;
 	}
@@ -1651,6 +1709,9 @@ static void on_conn(spiffe_evloop *l, void *arg, uint32_t events)
 		break;
 	case S_H2:
 		h2_event(c);
+		break;
+	case S_LINGER:
+		linger_read(c);
 		break;
 	default:
 		break;
@@ -1811,7 +1872,8 @@ static void begin_drain(spiffe_httpd *s)
 	}
 	for (c = s->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == S_HS || (c->state == S_IDLE && c->in_len == 0))
+		if (c->state == S_HS || c->state == S_LINGER ||
+		    (c->state == S_IDLE && c->in_len == 0))
 			conn_close(c);
 		else if (c->state == S_H2)
 			h2_drain(c);

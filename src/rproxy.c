@@ -13,9 +13,7 @@
 
 #define XFF "X-Forwarded-For"
 
-int spiffe_rproxy_init(spiffe_rproxy *p, const char *url, size_t url_len,
-		       spiffe_tls_config *tls, int pool,
-		       void (*log)(void *arg, const char *msg), void *log_arg,
+int spiffe_rproxy_init(spiffe_rproxy *p, const spiffe_rproxy_config *cfg,
 		       spiffe_errbuf *eb)
 {
 	char host[SPIFFE_NET_HOST_MAX + 1], port[SPIFFE_NET_PORT_MAX + 1];
@@ -25,8 +23,8 @@ int spiffe_rproxy_init(spiffe_rproxy *p, const char *url, size_t url_len,
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	rc = spiffe_httpc_parse_url(url, url_len, host, port, &path, &plen,
-				    eb);
+	rc = spiffe_httpc_parse_url(cfg->url, cfg->url_len, host, port,
+				    &path, &plen, eb);
 	if (rc != 0)
 		return spiffe_wrap(eb, rc, "upstream URL");
 	if (memchr(path, '?', plen) != NULL)
@@ -41,16 +39,17 @@ int spiffe_rproxy_init(spiffe_rproxy *p, const char *url, size_t url_len,
 	p->base[plen] = '\0';
 	p->base_len = plen;
 	memset(&hc, 0, sizeof(hc));
-	hc.tls = tls;
-	hc.pool = pool;
+	hc.tls = cfg->tls;
+	hc.pool = cfg->pool;
+	hc.h2 = cfg->h2;
 	rc = spiffe_httpc_init(&p->up, &hc, host, port, eb);
 	if (rc != 0) {
 		free(p->base);
 		p->base = NULL;
 		return rc;
 	}
-	p->log = log;
-	p->log_arg = log_arg;
+	p->log = cfg->log;
+	p->log_arg = cfg->log_arg;
 	p->inited = 1;
 	return 0;
 }

@@ -41,17 +41,28 @@ typedef struct spiffe_rproxy {
 	int inited;
 } spiffe_rproxy;
 
+/* Proxy settings; zero fields take the defaults named. */
+typedef struct spiffe_rproxy_config {
+	const char *url;             /* "https://host[:port][/path]", no
+				      * query: the upstream */
+	size_t url_len;
+	spiffe_tls_config *tls;      /* CLIENT or MTLS_CLIENT role */
+	int pool;                    /* 4 idle upstream connections; match
+				      * the server's workers */
+	int h2;                      /* set: offer h2 upstream (httpc.h) */
+	/* Gets a line per failed request; may be NULL. */
+	void (*log)(void *arg, const char *msg);
+	void *log_arg;
+} spiffe_rproxy_config;
+
 /*
- * Sets up a proxy to url ("https://host[:port][/path]", no query) over
- * tls, a CLIENT or MTLS_CLIENT configuration that must outlive p.  pool
- * is the number of idle upstream connections kept (0: 4; match the
- * server's workers).  log (may be NULL) gets a line per failed request.
+ * Sets up a proxy as cfg says; cfg->tls must outlive p.  SPIFFE_ERR_ARG
+ * for a URL that is not one (the message names the problem),
+ * SPIFFE_ERR_NOMEM.
  */
-SPIFFE_CHECK int spiffe_rproxy_init(spiffe_rproxy *p, const char *url,
-				    size_t url_len, spiffe_tls_config *tls,
-				    int pool,
-				    void (*log)(void *arg, const char *msg),
-				    void *log_arg, spiffe_errbuf *eb);
+SPIFFE_CHECK int spiffe_rproxy_init(spiffe_rproxy *p,
+				    const spiffe_rproxy_config *cfg,
+				    spiffe_errbuf *eb);
 
 /* Closes the upstream connections; safe on a zeroed struct and twice. */
 void spiffe_rproxy_free(spiffe_rproxy *p);

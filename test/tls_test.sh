@@ -83,6 +83,44 @@ expect_eq "curl keep-alive reuse" "$out" "1 200 0 200 0 200 "
 out=$(curl -sS --cacert $D/bundle-b.pem "$U/" 2>&1)
 expect_contains "curl refuses other CA" "$out" "curl: (60)"
 
+# --- HTTP/2: nghttp, several streams on one connection, our client -----
+out=$(nghttp -v "$U/ng" 2>&1)
+expect_contains "nghttp: ALPN h2" "$out" "The negotiated protocol: h2"
+expect_contains "nghttp: server SETTINGS" "$out" \
+	"[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):32]"
+expect_contains "nghttp: HEADERS :status 200" "$out" \
+	"recv (stream_id=13) :status: 200"
+expect_contains "nghttp: DATA with END_STREAM" "$out" \
+	"recv DATA frame <length=22, flags=0x01, stream_id=13>"
+expect_contains "nghttp: body" "$out" "GET /ng peer=- body=0"
+set --
+for i in 0 1 2 3 4 5 6 7 8 9; do set -- "$@" "$U/m$i"; done
+out=$(nghttp -v "$@" 2>&1)
+expect_eq "nghttp: 10 streams, one connection" \
+	"$(printf '%s\n' "$out" | grep -c '^\[.*\] Connected')" 1
+expect_eq "nghttp: 10 streams answered" \
+	"$(printf '%s\n' "$out" | grep -c ':status: 200')" 10
+expect_eq "nghttp: 10 bodies" \
+	"$(printf '%s\n' "$out" | grep -c '^GET /m[0-9] peer=- body=0$')" 10
+out=$(printf 'x%.0s' $(seq 1 70000) | curl -sS --cacert $D/bundle-a.pem \
+	--http2 -w '|%{http_version}' --data-binary @- "$U/up" | head -c 28)
+expect_eq "curl --http2 70000-byte upload" "$out" "POST /up peer=- body=70000
+x"
+out=$("$H" get "$U/c" $D/bundle-a.pem spiffe://example.org/server 3 h2 2>&1)
+expect_eq "our client over h2" "$out" "HTTP/2 200
+GET /c peer=- body=0"
+start h1only "$H" serve 127.0.0.1:0 $D/server.pem $D/server-key.pem \
+	-2 0 || exit 1
+out=$(curl -sS --cacert $D/bundle-a.pem --http2 -w '|%{http_version}' \
+	"https://localhost:$PORT/f" 2>&1)
+expect_eq "curl --http2 falls back (no h2 offered)" "$out" \
+	"GET /f peer=- body=0
+|1.1"
+out=$("$H" get "https://localhost:$PORT/g" $D/bundle-a.pem \
+	spiffe://example.org/server 1 h2 2>&1)
+expect_eq "our client falls back to HTTP/1.1" "$out" "HTTP/1.1 200
+GET /g peer=- body=0"
+
 out=$(openssl s_client -connect 127.0.0.1:$SP -servername localhost \
 	</dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName)
 expect_contains "s_client sees URI SAN" "$out" \
@@ -171,9 +209,34 @@ start proxy "$H" proxy 127.0.0.1:0 $D/server.pem $D/server-key.pem \
 	|| exit 1
 PP=$PORT
 PROXY=$PID
-out=$(curl -sS --cacert $D/bundle-a.pem -H 'Authorization: Bearer t' \
-	"https://localhost:$PP/via" 2>&1)
+out=$(curl -sS --cacert $D/bundle-a.pem --http1.1 \
+	-H 'Authorization: Bearer t' "https://localhost:$PP/via" 2>&1)
 expect_eq "proxy forwards" "$out" "GET /via peer=- body=0"
+out=$(curl -sS --cacert $D/bundle-a.pem --http2 -i \
+	-H 'Authorization: Bearer t' "https://localhost:$PP/hdr" 2>&1 |
+	tr -d '\r')
+body="host=localhost:$PP
+authorization=Bearer t
+cookie:-9"
+expect_eq "proxy forwards h2 to HTTP/1.1" "$out" "HTTP/2 200 
+content-length: $(( ${#body} + 1 ))
+
+$body"
+start proxy2 "$H" proxy 127.0.0.1:0 $D/server.pem $D/server-key.pem \
+	$D/bundle-a.pem "https://localhost:$SP" spiffe://example.org/server \
+	-u 1 || exit 1
+PP2=$PORT
+PROXY2=$PID
+out=$(curl -sS --cacert $D/bundle-a.pem --http2 -i \
+	-H 'Authorization: Bearer t' -H 'Cookie: a=1' -H 'Cookie: b=2' \
+	"https://localhost:$PP2/hdr" 2>&1 | tr -d '\r')
+body="host=localhost:$PP2
+authorization=Bearer t
+cookie=a=1; b=2"
+expect_eq "proxy forwards h2 to h2" "$out" "HTTP/2 200 
+content-length: $(( ${#body} + 1 ))
+
+$body"
 start badproxy "$H" proxy 127.0.0.1:0 $D/server.pem $D/server-key.pem \
 	$D/bundle-a.pem "https://localhost:$SP" spiffe://example.org/other \
 	|| exit 1
@@ -212,6 +275,18 @@ else
 	echo "INFO wrk -t2 -c64 -d5s via proxy: $reqs req/s," \
 		"proxy VmHWM $(hwm_kib $PROXY) KiB"
 fi
+if [ $LOAD = yes ] && command -v h2load >/dev/null 2>&1; then
+	# An independent HTTP/2 client: 10 streams at once on each of 4
+	# connections, and through the proxy speaking h2 both ways.
+	out=$(h2load -c4 -m10 -n4000 "https://127.0.0.1:$SP/" 2>&1 |
+		grep '^requests:')
+	expect_eq "h2load -c4 -m10: all served" "$out" \
+		"requests: 4000 total, 4000 started, 4000 done, 4000 succeeded, 0 failed, 0 errored, 0 timeout"
+	out=$(h2load -c4 -m4 -n2000 "https://127.0.0.1:$PP2/" 2>&1 |
+		grep '^requests:')
+	expect_eq "h2load via h2 proxy: all served" "$out" \
+		"requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout"
+fi
 
 if [ $LOAD = yes ]; then
 start idle "$H" serve 127.0.0.1:0 $D/server.pem $D/server-key.pem \
@@ -223,7 +298,7 @@ before=$(rss_kib $IDLE)
 hp=$!
 pids="$pids $hp"
 i=0
-while [ $i -lt 600 ] && ! grep -q HELD "$tmp/hold.out"; do
+while [ $i -lt 600 ] && ! grep -q HELD "$tmp/hold.out" 2>/dev/null; do
 	sleep 0.1
 	i=$((i + 1))
 done

@@ -11,12 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "clock.h"
-#include "httpc.h"
-#include "jwtauth.h"
-#include "log.h"
-#include "workloadapi.h"
+#include "spiffe.h"
 
 #define PROG "spiffe-jwt-using-proxy-client"
 

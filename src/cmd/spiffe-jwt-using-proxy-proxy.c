@@ -8,11 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cli.h"
-#include "httpd.h"
-#include "log.h"
-#include "rproxy.h"
-#include "workloadapi.h"
+#include "spiffe.h"
 
 #define PROG "spiffe-jwt-using-proxy-proxy"
 
@@ -56,6 +52,7 @@ int main(int argc, char **argv)
 	spiffe_authorizer az;
 	spiffe_httpd_config hc;
 	spiffe_httpd srv;
+	spiffe_rproxy_config pc;
 	spiffe_rproxy px;
 	spiffe_id id;
 	spiffe_errbuf eb;
@@ -92,13 +89,17 @@ int main(int argc, char **argv)
 	sp = spiffe_x509_source_svid_provider(xs);
 	bp = spiffe_x509_source_bundle_provider(xs);
 	spiffe_authorize_id(&az, &id);
+	memset(&pc, 0, sizeof(pc));
+	pc.url = o.upstream;
+	pc.url_len = strlen(o.upstream);
+	pc.tls = &uptls;
+	pc.pool = (int)o.workers;
+	pc.log = spiffe_log_cb;
 	if (spiffe_tls_config_init(&tls, SPIFFE_TLS_SERVER, &sp, NULL, NULL,
 				   &eb) != 0 ||
 	    spiffe_tls_config_init(&uptls, SPIFFE_TLS_CLIENT, NULL, &bp, &az,
 				   &eb) != 0 ||
-	    spiffe_rproxy_init(&px, o.upstream, strlen(o.upstream), &uptls,
-			       (int)o.workers, spiffe_log_cb, NULL,
-			       &eb) != 0) {
+	    spiffe_rproxy_init(&px, &pc, &eb) != 0) {
 		spiffe_log("%s", eb.msg);
 		goto out;
 	}

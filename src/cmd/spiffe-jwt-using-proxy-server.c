@@ -8,12 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cli.h"
-#include "httpd.h"
-#include "jwtauth.h"
-#include "limits.h"
-#include "log.h"
-#include "workloadapi.h"
+#include "spiffe.h"
 
 #define PROG "spiffe-jwt-using-proxy-server"
 #define DEFAULT_AUDIENCE "spiffe://example.org/server"

@@ -33,16 +33,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
 
-#include "address.h"
-#include "b64.h"
-#include "bundle.h"
-#include "cli.h"
-#include "clock.h"
-#include "json.h"
-#include "jwtsvid.h"
-#include "spiffeid.h"
-#include "workloadapi.h"
-#include "x509svid.h"
+#include "spiffe.h"
 
 #define EXIT_INVALID 1
 #define EXIT_USAGE 2
