@@ -1421,18 +1421,20 @@ TEST(h2_oversized_headers)
 
 	srv_start(&s, "server", 5000, 0);
 	cli_init(&c, s.port, "spiffe://example.org/server");
-	/* A 9000-byte field: that stream is reset, the next served. */
+	/* A field over SPIFFE_HPACK_MAX_STRING: that stream is answered
+	 * 431 (logged; no reset), the next served (fault_test.sh checks
+	 * the 431 with nghttp and curl). */
 	CHECK_INT(raw_h2(&w, &c, s.port), 0);
-	hl = hp_get(b + 9, "/x", 9000);
+	hl = hp_get(b + 9, "/x", SPIFFE_HPACK_MAX_STRING + 1);
 	n = frame(b, hl, 1, 0x5, 1) + hl;
 	hl = hp_get(b + n + 9, "/after", 0);
 	n += frame(b + n, hl, 1, 0x5, 3) + hl;
 	CHECK_INT(raw_write(&w, b, n), 0);
 	raw_frames(&w, 3000, "GET /after", &got);
-	CHECK_INT(got.nrst, 1);
-	CHECK_INT(got.rst_id, 1);
-	CHECK_INT(got.rst_code, SPIFFE_H2_FRAME_SIZE_ERROR);
+	CHECK_INT(got.nrst, 0);
 	CHECK_INT(got.found, 1);
+	CHECK_STR(s.lastlog, "bad request: h2: header list over 16384 bytes, "
+		  "128 fields or 12288 bytes a field");
 	raw_close(&w);
 	/* A 70,000-byte block in CONTINUATIONs: the connection ends. */
 	CHECK_INT(raw_h2(&w, &c, s.port), 0);
