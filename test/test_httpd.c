@@ -12,7 +12,8 @@
  *
  * opts: -t header_timeout_ms -i idle_timeout_ms -m max_conns -w workers
  *       -M BUNDLE (require client SVIDs: mTLS) -2 0 (no h2 by ALPN)
- *       -u 1 (proxy: offer h2 upstream)
+ *       -u 1 (proxy: offer h2 upstream) -s 1 (every answer is the
+ *       example server's "Success!!!", for benchmarks)
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -111,6 +112,18 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 				     10) != 0 ||
 	    spiffe_httpd_resp_write(resp, line, (size_t)n) != 0 ||
 	    spiffe_httpd_resp_write(resp, req->body, req->body_len) != 0)
+		return;
+}
+
+/* The example server's answer, for benchmarks. */
+static void success(void *arg, const spiffe_httpd_req *req,
+		    spiffe_httpd_resp *resp)
+{
+	(void)arg;
+	(void)req;
+	if (spiffe_httpd_resp_header(resp, "Content-Type", 12, "text/plain",
+				     10) != 0 ||
+	    spiffe_httpd_resp_write(resp, "Success!!!", 10) != 0)
 		return;
 }
 
@@ -1556,6 +1569,7 @@ static int serve(int argc, char **argv, int is_proxy)
 	struct proxy px;
 	const char *mtls = NULL;
 	int i, mode = SPIFFE_TLS_SERVER, opt0 = is_proxy ? 8 : 5, up_h2 = 0;
+	int fixed = 0;
 
 	if (argc < opt0) {
 		fprintf(stderr, "usage: see test_httpd.c\n");
@@ -1577,6 +1591,8 @@ static int serve(int argc, char **argv, int is_proxy)
 			cfg.no_h2 = num(argv[i + 1]) == 0;
 		else if (strcmp(argv[i], "-u") == 0)
 			up_h2 = (int)num(argv[i + 1]);
+		else if (strcmp(argv[i], "-s") == 0)
+			fixed = num(argv[i + 1]) != 0;
 	}
 	spiffe_tls_memsource_init(&src);
 	if (spiffe_tls_svid_load(&v, argv[3], argv[4], &eb) != 0) {
@@ -1602,7 +1618,7 @@ static int serve(int argc, char **argv, int is_proxy)
 	}
 	cfg.listen = argv[2];
 	cfg.tls = &tls;
-	cfg.handler = handler;
+	cfg.handler = fixed ? success : handler;
 	cfg.catch_signals = 1;
 	cfg.log = say;
 	if (is_proxy) {

@@ -1,0 +1,211 @@
+#!/bin/sh
+# httpd.sh - our HTTPS server beside nginx, same machine, same run:
+# requests/s and peak RSS (VmHWM, nginx's master and workers added up)
+# under wrk -t1 -c64 and -c256 (HTTP/1.1 keep-alive, BENCH_SECONDS=10 s
+# each) and under h2load -c64 -m1 (HTTP/2, H2_SECONDS=5 s), each on a
+# fresh server, and RSS with 1,000 idle keep-alive connections.  Ours is
+# test_httpd serve -s 1 (answers "Success!!!"); nginx gets a generated
+# configuration: loopback listener, the same certificate and key (ECDSA
+# P-256), TLS 1.3 only, return 200 "Success!!!", access_log off,
+# keepalive_requests unbounded like ours, worker_processes 1 and auto.
+# About 85 s.
+#
+#   sh test/bench/httpd.sh BUILD_DIR
+set -u
+B=${1:-build}
+H=$B/test/test_httpd
+D=test/data/tls
+DUR=${BENCH_SECONDS:-10}
+H2DUR=${H2_SECONDS:-5}
+NGINX=${NGINX:-/usr/sbin/nginx}
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ulimit -n 8192 2>/dev/null
+
+for t in wrk h2load "$NGINX" python3; do
+	if ! command -v "$t" >/dev/null 2>&1; then
+		echo "SKIP httpd bench: $t not installed"
+		exit 0
+	fi
+done
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# up: waits until a TLS server answers on $PORT.
+up() {
+	i=0
+	while [ $i -lt 100 ]; do
+		curl -skf -o /dev/null "https://127.0.0.1:$PORT/" && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "httpd bench: server on $PORT did not start" >&2
+	exit 1
+}
+
+# start_ours / start_nginx WORKERS: set PID and PORT.
+start_ours() {
+	"$H" serve 127.0.0.1:0 $D/server.pem $D/server-key.pem -s 1 \
+		> "$tmp/ours.out" 2> "$tmp/ours.err" &
+	PID=$!
+	pids="$pids $PID"
+	PORT=
+	i=0
+	while [ -z "$PORT" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		PORT=$(sed -n 's/^PORT //p' "$tmp/ours.out")
+		i=$((i + 1))
+	done
+	up
+}
+
+start_nginx() {
+	PORT=$(free_port)
+	mkdir -p "$tmp/ng"
+	cat > "$tmp/ng/nginx.conf" <<EOF
+worker_processes $1;
+daemon off;
+pid $tmp/ng/nginx.pid;
+error_log $tmp/ng/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/ng/body;
+	proxy_temp_path $tmp/ng/proxy;
+	fastcgi_temp_path $tmp/ng/fastcgi;
+	uwsgi_temp_path $tmp/ng/uwsgi;
+	scgi_temp_path $tmp/ng/scgi;
+	keepalive_requests 1000000000;
+	server {
+		listen 127.0.0.1:$PORT ssl http2;
+		ssl_certificate $PWD/$D/server.pem;
+		ssl_certificate_key $PWD/$D/server-key.pem;
+		ssl_protocols TLSv1.3;
+		location / {
+			default_type text/plain;
+			return 200 "Success!!!";
+		}
+	}
+}
+EOF
+	"$NGINX" -p "$tmp/ng" -e "$tmp/ng/error.log" -c "$tmp/ng/nginx.conf" \
+		2> "$tmp/ng/stderr" &
+	PID=$!
+	pids="$pids $PID"
+	up
+}
+
+stop() {
+	kill "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+}
+
+# sum FIELD: VmHWM or VmRSS of $PID and its children, in KiB.
+sum() {
+	t=0
+	for p in $PID $(pgrep -P "$PID"); do
+		v=$(awk -v f="$1:" '$1 == f {print $2}' "/proc/$p/status" \
+			2>/dev/null)
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+
+# wrk_run CONNS: requests/s (and a note on errors) into $RPS.
+wrk_run() {
+	wrk -t1 -c"$1" -d"${DUR}s" --timeout 10s "https://127.0.0.1:$PORT/" \
+		> "$tmp/wrk.txt" 2>&1
+	RPS=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$tmp/wrk.txt")
+	if grep -qE 'Socket errors|Non-2xx' "$tmp/wrk.txt"; then
+		echo "note: wrk -c$1 on port $PORT:" \
+			"$(grep -E 'Socket errors|Non-2xx' "$tmp/wrk.txt")"
+	fi
+}
+
+h2_run() {
+	h2load -c64 -m1 -D"$H2DUR" "https://127.0.0.1:$PORT/" \
+		> "$tmp/h2.txt" 2>&1
+	RPS=$(awk '/^finished in/ {printf "%.0f", $4}' "$tmp/h2.txt")
+	grep '^requests:' "$tmp/h2.txt" | grep -q ' 0 failed, 0 errored' ||
+		echo "note: h2load on port $PORT: $(grep '^requests:' \
+			"$tmp/h2.txt")"
+}
+
+# hold_run: RSS before and with 1,000 idle keep-alive connections.
+hold_run() {
+	RSS0=$(sum VmRSS)
+	"$H" hold "127.0.0.1:$PORT" $D/bundle-a.pem 1000 \
+		> "$tmp/hold.out" 2> "$tmp/hold.err" &
+	hp=$!
+	i=0
+	while [ $i -lt 600 ] && ! grep -q HELD "$tmp/hold.out" 2>/dev/null
+	do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	RSS1=$(sum VmRSS)
+	HELD=$(sed -n 's/^HELD //p' "$tmp/hold.out")
+	kill $hp 2>/dev/null
+	wait $hp 2>/dev/null
+}
+
+# measure NAME START...: one column of figures.
+measure() {
+	name=$1
+	shift
+	for c in 64 256; do
+		"$@"
+		wrk_run $c
+		eval "${name}_r$c=\${RPS:-0} ${name}_m$c=$(sum VmHWM)"
+		stop
+	done
+	"$@"
+	h2_run
+	eval "${name}_h2=\${RPS:-0} ${name}_mh2=$(sum VmHWM)"
+	stop
+	"$@"
+	hold_run
+	eval "${name}_i0=$RSS0 ${name}_i1=$RSS1 ${name}_held=\${HELD:-0}"
+	stop
+}
+
+measure ours start_ours
+measure ng1 start_nginx 1
+measure nga start_nginx auto
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+
+row() { # label ours nginx1 nginxauto
+	printf '%-28s %10s %10s %6s %11s %6s\n' "$1" "$2" "$3" \
+		"$(ratio "$2" "$3")" "$4" "$(ratio "$2" "$4")"
+}
+
+echo "HTTPS server: ours (test_httpd serve, $(nproc) CPUs) vs nginx" \
+	"$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')"
+printf '%-28s %10s %10s %6s %11s %6s\n' "" ours "nginx(1)" ratio \
+	"nginx(auto)" ratio
+row "wrk -c64 req/s" "$ours_r64" "$ng1_r64" "$nga_r64"
+row "wrk -c64 peak RSS KiB" "$ours_m64" "$ng1_m64" "$nga_m64"
+row "wrk -c256 req/s" "$ours_r256" "$ng1_r256" "$nga_r256"
+row "wrk -c256 peak RSS KiB" "$ours_m256" "$ng1_m256" "$nga_m256"
+row "h2load -c64 -m1 req/s" "$ours_h2" "$ng1_h2" "$nga_h2"
+row "h2load -c64 peak RSS KiB" "$ours_mh2" "$ng1_mh2" "$nga_mh2"
+row "idle: RSS KiB, none" "$ours_i0" "$ng1_i0" "$nga_i0"
+row "idle: RSS KiB, 1,000 held" "$ours_i1" "$ng1_i1" "$nga_i1"
+echo "connections held: ours $ours_held, nginx(1) $ng1_held," \
+	"nginx(auto) $nga_held"
+if [ "$ours_m64" -lt 4096 ]; then v=met; else v=MISSED; fi
+echo "target: peak RSS with 64 keep-alive clients < 4096 KiB:" \
+	"$ours_m64 KiB ($v)"
+echo "1,000 idle keep-alive connections: $(( (ours_i1 - ours_i0) *
+	1024 / 1000 )) bytes each (ours)"
