@@ -484,8 +484,13 @@ static void *worker(void *arg)
 	for (;;) {
 		job *j;
 
-		while (s->queue == NULL && !s->quit)
+		int wake;
+
+		while (s->queue == NULL && !s->quit) {
+			s->idle_workers++;
 			pthread_cond_wait(&s->cv, &s->mu);
+			s->idle_workers--;
+		}
 		if (s->queue == NULL)
 			break;
 		j = s->queue;
@@ -497,9 +502,16 @@ static void *worker(void *arg)
 		if (!atomic_load(&j->cancelled))
 			s->cfg.handler(s->cfg.handler_arg, &j->req, &j->resp);
 		pthread_mutex_lock(&s->mu);
+		/* The loop takes the whole list at once: wake it only for
+		 * the first job on it. */
+		wake = s->done == NULL;
 		j->next = s->done;
 		s->done = j;
-		spiffe_evloop_wake(&s->loop);
+		if (wake) {
+			pthread_mutex_unlock(&s->mu);
+			spiffe_evloop_wake(&s->loop);
+			pthread_mutex_lock(&s->mu);
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -559,7 +571,9 @@ static void enqueue(spiffe_httpd *s, job *j)
 	else
 		s->queue = j;
 	s->queue_tail = j;
-	pthread_cond_signal(&s->cv);
+	/* Busy workers take the next job themselves. */
+	if (s->idle_workers > 0)
+		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 }
 

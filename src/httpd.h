@@ -185,6 +185,7 @@ typedef struct spiffe_httpd {
 	pthread_cond_t cv;
 	struct spiffe_httpd_job *queue, *queue_tail; /* to workers */
 	struct spiffe_httpd_job *done;               /* from workers */
+	int idle_workers;            /* waiting for a job */
 	int quit;
 	int inited;
 	uint64_t accepted, refused, requests, h2_conns;

@@ -1,14 +1,16 @@
 #!/bin/sh
 # httpd.sh - our HTTPS server beside nginx, same machine, same run:
-# requests/s and peak RSS (VmHWM, nginx's master and workers added up)
+# requests/s and peak RSS (VmHWM; nginx's master and workers added up)
 # under wrk -t1 -c64 and -c256 (HTTP/1.1 keep-alive, BENCH_SECONDS=10 s
-# each) and under h2load -c64 -m1 (HTTP/2, H2_SECONDS=5 s), each on a
-# fresh server, and RSS with 1,000 idle keep-alive connections.  Ours is
-# test_httpd serve -s 1 (answers "Success!!!"); nginx gets a generated
-# configuration: loopback listener, the same certificate and key (ECDSA
-# P-256), TLS 1.3 only, return 200 "Success!!!", access_log off,
-# keepalive_requests unbounded like ours, worker_processes 1 and auto.
-# About 85 s.
+# each) and h2load -c64 -m1 (HTTP/2, H2_SECONDS=5 s), each on a fresh
+# server, and RSS with 1,000 idle keep-alive connections.  Ours is
+# test_httpd serve -s 1 (answers "Success!!!"), as built (glibc,
+# dynamic) and, when musl-gcc is there, static with musl as the programs
+# ship (built once by this script: build/static/test/test_httpd).  nginx
+# gets a generated configuration: loopback listener, the same
+# certificate and key (ECDSA P-256), TLS 1.3 only, return 200
+# "Success!!!", access_log off, keepalive_requests unbounded like ours,
+# worker_processes 1 and auto.  About 100 s.
 #
 #   sh test/bench/httpd.sh BUILD_DIR
 set -u
@@ -53,9 +55,10 @@ up() {
 	exit 1
 }
 
-# start_ours / start_nginx WORKERS: set PID and PORT.
+# start_ours [BINARY] / start_nginx WORKERS: set PID and PORT.
 start_ours() {
-	"$H" serve 127.0.0.1:0 $D/server.pem $D/server-key.pem -s 1 \
+	rm -f "$tmp/ours.out"
+	"${1:-$H}" serve 127.0.0.1:0 $D/server.pem $D/server-key.pem -s 1 \
 		> "$tmp/ours.out" 2> "$tmp/ours.err" &
 	PID=$!
 	pids="$pids $PID"
@@ -141,71 +144,109 @@ h2_run() {
 			"$tmp/h2.txt")"
 }
 
-# hold_run: RSS before and with 1,000 idle keep-alive connections.
+# hold_run: RSS before and with 1,000 idle keep-alive connections (four
+# clients of 250 each, to make the handshakes quicker).
 hold_run() {
 	RSS0=$(sum VmRSS)
-	"$H" hold "127.0.0.1:$PORT" $D/bundle-a.pem 1000 \
-		> "$tmp/hold.out" 2> "$tmp/hold.err" &
-	hp=$!
+	hps=""
+	for k in 1 2 3 4; do
+		rm -f "$tmp/hold$k.out"
+		"$H" hold "127.0.0.1:$PORT" $D/bundle-a.pem 250 \
+			> "$tmp/hold$k.out" 2> "$tmp/hold$k.err" &
+		hps="$hps $!"
+	done
 	i=0
-	while [ $i -lt 600 ] && ! grep -q HELD "$tmp/hold.out" 2>/dev/null
+	while [ $i -lt 600 ] &&
+	      [ "$(cat "$tmp"/hold?.out 2>/dev/null | grep -c HELD)" -lt 4 ]
 	do
 		sleep 0.1
 		i=$((i + 1))
 	done
 	RSS1=$(sum VmRSS)
-	HELD=$(sed -n 's/^HELD //p' "$tmp/hold.out")
-	kill $hp 2>/dev/null
-	wait $hp 2>/dev/null
+	HELD=$(sed -n 's/^HELD //p' "$tmp"/hold?.out |
+		awk '{ n += $1 } END { print n + 0 }')
+	for hp in $hps; do kill "$hp" 2>/dev/null; done
+	for hp in $hps; do wait "$hp" 2>/dev/null; done
 }
 
-# measure NAME START...: one column of figures.
+# measure NAME WHAT START...: one column of figures; WHAT says which:
+# all, or mem (-c64 and idle only).
 measure() {
 	name=$1
-	shift
+	what=$2
+	shift 2
 	for c in 64 256; do
+		eval "${name}_r$c=- ${name}_m$c=-"
+		[ $what = mem ] && [ $c = 256 ] && continue
 		"$@"
 		wrk_run $c
 		eval "${name}_r$c=\${RPS:-0} ${name}_m$c=$(sum VmHWM)"
 		stop
 	done
-	"$@"
-	h2_run
-	eval "${name}_h2=\${RPS:-0} ${name}_mh2=$(sum VmHWM)"
-	stop
+	eval "${name}_h2=- ${name}_mh2=- ${name}_i0=- ${name}_i1=-"
+	eval "${name}_held=-"
+	[ $what = wrk ] && return
+	if [ $what = all ]; then
+		"$@"
+		h2_run
+		eval "${name}_h2=\${RPS:-0} ${name}_mh2=$(sum VmHWM)"
+		stop
+	fi
 	"$@"
 	hold_run
 	eval "${name}_i0=$RSS0 ${name}_i1=$RSS1 ${name}_held=\${HELD:-0}"
 	stop
 }
 
-measure ours start_ours
-measure ng1 start_nginx 1
-measure nga start_nginx auto
+S=
+if command -v musl-gcc >/dev/null 2>&1 &&
+   make -s STATIC=1 build/static/test/test_httpd >/dev/null 2>&1; then
+	S=build/static/test/test_httpd
+fi
+measure ours all start_ours
+measure ng1 all start_nginx 1
+measure nga wrk start_nginx auto
+if [ -n "$S" ]; then
+	measure st mem start_ours "$S"
+else
+	measure st none true
+fi
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
-
-row() { # label ours nginx1 nginxauto
-	printf '%-28s %10s %10s %6s %11s %6s\n' "$1" "$2" "$3" \
-		"$(ratio "$2" "$3")" "$4" "$(ratio "$2" "$4")"
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "-" || b == "-" || b == 0) print "-";
+		else printf "%.2f", a / b }'
 }
 
-echo "HTTPS server: ours (test_httpd serve, $(nproc) CPUs) vs nginx" \
-	"$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')"
-printf '%-28s %10s %10s %6s %11s %6s\n' "" ours "nginx(1)" ratio \
-	"nginx(auto)" ratio
-row "wrk -c64 req/s" "$ours_r64" "$ng1_r64" "$nga_r64"
-row "wrk -c64 peak RSS KiB" "$ours_m64" "$ng1_m64" "$nga_m64"
-row "wrk -c256 req/s" "$ours_r256" "$ng1_r256" "$nga_r256"
-row "wrk -c256 peak RSS KiB" "$ours_m256" "$ng1_m256" "$nga_m256"
-row "h2load -c64 -m1 req/s" "$ours_h2" "$ng1_h2" "$nga_h2"
-row "h2load -c64 peak RSS KiB" "$ours_mh2" "$ng1_mh2" "$nga_mh2"
-row "idle: RSS KiB, none" "$ours_i0" "$ng1_i0" "$nga_i0"
-row "idle: RSS KiB, 1,000 held" "$ours_i1" "$ng1_i1" "$nga_i1"
-echo "connections held: ours $ours_held, nginx(1) $ng1_held," \
-	"nginx(auto) $nga_held"
-if [ "$ours_m64" -lt 4096 ]; then v=met; else v=MISSED; fi
-echo "target: peak RSS with 64 keep-alive clients < 4096 KiB:" \
-	"$ours_m64 KiB ($v)"
+row() { # label ours nginx1 nginxauto static
+	printf '%-26s %8s %8s %5s %9s %5s %8s\n' "$1" "$2" "$3" \
+		"$(ratio "$2" "$3")" "$4" "$(ratio "$2" "$4")" "$5"
+}
+
+echo "HTTPS server: ours (test_httpd serve) vs nginx" \
+	"$("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $(nproc) CPUs;" \
+	"ratio = ours / nginx"
+printf '%-26s %8s %8s %5s %9s %5s %8s\n' "" ours "nginx(1)" ratio \
+	"nginx(N)" ratio "static"
+row "wrk -c64 req/s" "$ours_r64" "$ng1_r64" "$nga_r64" "$st_r64"
+row "wrk -c64 peak RSS KiB" "$ours_m64" "$ng1_m64" "$nga_m64" "$st_m64"
+row "wrk -c256 req/s" "$ours_r256" "$ng1_r256" "$nga_r256" "$st_r256"
+row "wrk -c256 peak RSS KiB" "$ours_m256" "$ng1_m256" "$nga_m256" \
+	"$st_m256"
+row "h2load -c64 req/s" "$ours_h2" "$ng1_h2" "$nga_h2" "$st_h2"
+row "h2load -c64 peak RSS KiB" "$ours_mh2" "$ng1_mh2" "$nga_mh2" \
+	"$st_mh2"
+row "RSS KiB, idle" "$ours_i0" "$ng1_i0" "$nga_i0" "$st_i0"
+row "RSS KiB, 1,000 idle conns" "$ours_i1" "$ng1_i1" "$nga_i1" "$st_i1"
+echo "nginx(N): worker_processes auto; static: ours, static with musl" \
+	"(as the programs ship); connections held: $ours_held, $ng1_held," \
+	"$st_held"
+for v in "$ours_m64 (glibc)" "$st_m64 (static musl)"; do
+	k=${v%% *}
+	[ "$k" = - ] && continue
+	if [ "$k" -lt 4096 ]; then m=met; else m=MISSED; fi
+	echo "target: peak RSS with 64 keep-alive clients < 4096 KiB:" \
+		"${v%% *} KiB ${v#* }, $m"
+done
 echo "1,000 idle keep-alive connections: $(( (ours_i1 - ours_i0) *
 	1024 / 1000 )) bytes each (ours)"
