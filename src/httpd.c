@@ -905,7 +905,8 @@ static int is_lit(const uint8_t *p, size_t n, const char *lit)
 
 static void put(uint8_t **w, const void *p, size_t n)
 {
-	memcpy(*w, p, n);
+	if (n > 0)
+		memcpy(*w, p, n);
 	*w += n;
 }
 
@@ -1010,7 +1011,8 @@ static int h2_head(job *j, const spiffe_header *h, size_t n,
 			auth = &h[i];
 	}
 	if (method == NULL || path == NULL || scheme == NULL) {
-		spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED, "h2: CONNECT");
+		spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED, "h2: CONNECT is not "
+			    "supported");
 		return 501;
 	}
 	if (!is_lit(scheme->value, scheme->value_len, "https")) {
@@ -1541,8 +1543,8 @@ static void h2_timer(conn *c)
 		if (!c->opened)
 			logmsg(s, "closing a connection: header timeout");
 		c->fatal = 1;
-		if (spiffe_h2_goaway(c->h2, SPIFFE_H2_NO_ERROR, NULL, 0) == 0 &&
-		    h2_flush(c) != 0)
+		if (spiffe_h2_goaway(c->h2, SPIFFE_H2_NO_ERROR, NULL,
+				     0) == 0 && h2_flush(c) != 0)
 			return;
 		conn_close(c);
 		return;

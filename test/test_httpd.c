@@ -8,7 +8,7 @@
  *   test_httpd serve ADDR CERT KEY [opts]   HTTPS server ("PORT n" out)
  *   test_httpd proxy ADDR CERT KEY BUNDLE UPSTREAM_URL ID [opts]
  *   test_httpd get URL BUNDLE ID [N [h2]]   N GETs on one client
- *   test_httpd hold HOST:PORT BUNDLE N      N idle keep-alive connections
+ *   test_httpd hold HOST:PORT BUNDLE N [h2] N idle keep-alive connections
  *
  * opts: -t header_timeout_ms -i idle_timeout_ms -m max_conns -w workers
  *       -M BUNDLE (require client SVIDs: mTLS) -2 0 (no h2 by ALPN)
@@ -1771,6 +1771,7 @@ static int hold(int argc, char **argv)
 	memset(&hc, 0, sizeof(hc));
 	hc.tls = &tls;
 	hc.pool = 1;
+	hc.h2 = argc > 5 && strcmp(argv[5], "h2") == 0;
 	for (long i = 0; i < n; i++) {
 		spiffe_httpc *h = malloc(sizeof(*h));
 
