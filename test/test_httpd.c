@@ -154,8 +154,10 @@ static void *srv_main(void *arg)
 	return NULL;
 }
 
+/* Starts a server; zero idle_ms and write_ms take the defaults. */
 static void srv_start_opt(struct srv *s, const char *svid_name,
-			  int header_ms, int max_conns, int no_h2)
+			  int header_ms, int max_conns, int no_h2,
+			  int idle_ms, int write_ms)
 {
 	spiffe_httpd_config cfg;
 	spiffe_svid_provider sp;
@@ -185,6 +187,9 @@ static void srv_start_opt(struct srv *s, const char *svid_name,
 	cfg.log = srv_log;
 	cfg.log_arg = s;
 	cfg.no_h2 = no_h2;
+	cfg.idle_timeout_ms = idle_ms;
+	cfg.write_timeout_ms = write_ms;
+	cfg.body_timeout_ms = write_ms;
 	/* cfg is copied by init. */
 	if (spiffe_httpd_init(&s->httpd, &cfg, NULL) != 0)
 		abort();
@@ -195,7 +200,7 @@ static void srv_start_opt(struct srv *s, const char *svid_name,
 static void srv_start(struct srv *s, const char *svid_name,
 		      int header_ms, int max_conns)
 {
-	srv_start_opt(s, svid_name, header_ms, max_conns, 0);
+	srv_start_opt(s, svid_name, header_ms, max_conns, 0, 0, 0);
 }
 
 static void srv_stop(struct srv *s)
@@ -1346,6 +1351,51 @@ TEST(h2_header_timeout)
 	CHECK_STR(s.lastlog, "closing a connection: header timeout");
 }
 
+TEST(h2_write_and_body_timeouts)
+{
+	struct srv s;
+	struct cli c;
+	struct raw w;
+	struct seen got;
+	uint8_t b[256];
+	size_t n, hl;
+	int64_t t0;
+
+	srv_start_opt(&s, "server", 5000, 0, 0, 0, 300);
+	cli_init(&c, s.port, "spiffe://example.org/server");
+	/* A request whose body never comes: that stream is reset. */
+	CHECK_INT(raw_h2(&w, &c, s.port), 0);
+	hl = hp_get(b + 9, "/x", 0);
+	n = frame(b, hl, 1, 0x4, 1) + hl;
+	t0 = spiffe_monotonic_ms();
+	CHECK_INT(raw_write(&w, b, n), 0);
+	raw_frames(&w, 3000, NULL, &got);
+	CHECK_INT(got.nrst, 1);
+	CHECK_INT(got.rst_code, SPIFFE_H2_CANCEL);
+	CHECK(spiffe_monotonic_ms() - t0 >= 280);
+	CHECK_STR(s.lastlog, "resetting a stream: body timeout");
+	raw_close(&w);
+	/* A window kept shut: the response cannot be written in time. */
+	CHECK_INT(raw_open_cfg(&w, &c.tls2, s.port), 0);
+	memcpy(b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+	n = 24 + frame(b + 24, 6, 4, 0, 0);
+	memcpy(b + n, "\x00\x04\x00\x00\x00\x00", 6);
+	n += 6;
+	hl = hp_get(b + n + 9, "/big", 0);
+	n += frame(b + n, hl, 1, 0x5, 1) + hl;
+	t0 = spiffe_monotonic_ms();
+	CHECK_INT(raw_write(&w, b, n), 0);
+	raw_frames(&w, 3000, NULL, &got);
+	CHECK_INT(got.eof, 1);
+	CHECK(spiffe_monotonic_ms() - t0 >= 280);
+	CHECK(spiffe_monotonic_ms() - t0 < 2000);
+	CHECK_STR(s.lastlog, "closing a connection: write timeout");
+	CHECK(others_served(&c));
+	raw_close(&w);
+	cli_free(&c);
+	srv_stop(&s);
+}
+
 TEST(httpc_h2)
 {
 	struct srv s;
@@ -1420,8 +1470,7 @@ TEST(httpc_h2_retry_after_goaway)
 	spiffe_httpc_resp r;
 
 	/* The server says GOAWAY to an idle connection after 200 ms. */
-	srv_start(&s, "server", 5000, 0);
-	s.httpd.cfg.idle_timeout_ms = 200;
+	srv_start_opt(&s, "server", 5000, 0, 0, 200, 0);
 	cli_init_h2(&c, s.port, "spiffe://example.org/server", 1);
 	spiffe_httpc_resp_init(&r);
 	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/a", 2, NULL, 0,
@@ -1448,7 +1497,7 @@ TEST(httpc_h2_to_http1_server)
 	struct cli c;
 	spiffe_httpc_resp r;
 
-	srv_start_opt(&s, "server", 5000, 0, 1);
+	srv_start_opt(&s, "server", 5000, 0, 1, 0, 0);
 	cli_init_h2(&c, s.port, "spiffe://example.org/server", 1);
 	spiffe_httpc_resp_init(&r);
 	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/a", 2, NULL, 0,
@@ -1486,6 +1535,7 @@ static int unit_tests(void)
 	RUN1(h2_rst_flood);
 	RUN1(h2_graceful_stop);
 	RUN1(h2_header_timeout);
+	RUN1(h2_write_and_body_timeouts);
 	RUN1(httpc_h2);
 	RUN1(httpc_h2_retry_after_goaway);
 	RUN1(httpc_h2_to_http1_server);
