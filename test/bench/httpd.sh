@@ -2,15 +2,16 @@
 # httpd.sh - our HTTPS server beside nginx, same machine, same run:
 # requests/s and peak RSS (VmHWM; nginx's master and workers added up)
 # under wrk -t1 -c64 and -c256 (HTTP/1.1 keep-alive, BENCH_SECONDS=10 s
-# each) and h2load -c64 -m1 (HTTP/2, H2_SECONDS=5 s), each on a fresh
+# each) and h2load -c64 -m1 (HTTP/2, H2_SECONDS=3 s), each on a fresh
 # server, and RSS with 1,000 idle keep-alive connections.  Ours is
 # test_httpd serve -s 1 (answers "Success!!!"), as built (glibc,
 # dynamic) and, when musl-gcc is there, static with musl as the programs
-# ship (built once by this script: build/static/test/test_httpd).  nginx
+# ship (built once by this script: build/static/test/test_httpd; its
+# -c64 run lasts STATIC_SECONDS=5 s, for its memory).  nginx
 # gets a generated configuration: loopback listener, the same
 # certificate and key (ECDSA P-256), TLS 1.3 only, return 200
 # "Success!!!", access_log off, keepalive_requests unbounded like ours,
-# worker_processes 1 and auto.  About 100 s.
+# worker_processes 1 and auto.  About 95 s.
 #
 #   sh test/bench/httpd.sh BUILD_DIR
 set -u
@@ -18,7 +19,7 @@ B=${1:-build}
 H=$B/test/test_httpd
 D=test/data/tls
 DUR=${BENCH_SECONDS:-10}
-H2DUR=${H2_SECONDS:-5}
+H2DUR=${H2_SECONDS:-3}
 NGINX=${NGINX:-/usr/sbin/nginx}
 tmp=$(mktemp -d)
 pids=""
@@ -31,6 +32,12 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 ulimit -n 8192 2>/dev/null
 
+# make bench builds the library and programs, not the test helper:
+# build it here (with make's own variables, from MAKEFLAGS).
+if ! make -s O="$B" "$H" >/dev/null 2>&1; then
+	echo "httpd bench: cannot build $H" >&2
+	exit 1
+fi
 for t in wrk h2load "$NGINX" python3; do
 	if ! command -v "$t" >/dev/null 2>&1; then
 		echo "SKIP httpd bench: $t not installed"
@@ -207,7 +214,10 @@ measure ours all start_ours
 measure ng1 all start_nginx 1
 measure nga wrk start_nginx auto
 if [ -n "$S" ]; then
+	d=$DUR
+	DUR=${STATIC_SECONDS:-5}
 	measure st mem start_ours "$S"
+	DUR=$d
 else
 	measure st none true
 fi
