@@ -40,10 +40,13 @@
  * windows open.  Timeouts: header_timeout from accept to the first
  * stream, idle_timeout while no stream is open (then GOAWAY), and per
  * stream body_timeout for its request body (then RST_STREAM); a
- * response that makes no progress for write_timeout (the peer's window
- * stays shut, or it does not read) closes the connection.  A peer that
- * resets more than SPIFFE_HTTPD_H2_RESETS streams a second, or breaks
- * the protocol, gets GOAWAY and is closed.  Memory per HTTP/2
+ * response not written within write_timeout of being ready (the peer's
+ * window stays shut, or it does not read) closes the connection.  A
+ * peer that resets more than SPIFFE_HTTPD_H2_RESETS streams a second,
+ * or more streams than it may open while their handlers still run, or
+ * breaks the protocol, gets GOAWAY (then the server reads and drops
+ * what it still sends for a second, so the GOAWAY is not lost to a
+ * reset) and is closed.  Memory per HTTP/2
  * connection: an idle one holds about 29 KiB of RSS (the session's
  * 12 KiB with its two HPACK tables, up to 8 KiB of frame buffers it
  * keeps, and the TLS state); an open stream adds about 3 KiB, its head
