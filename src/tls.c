@@ -8,9 +8,9 @@
  * handshake state when the handshake ends.  The buffers' pages go back
  * to the kernel right after setup and after every handshake (and on
  * spiffe_tls_trim()), so a connection keeps only the pages its records
- * touch.  What else a connection keeps: the session and
- * transform (about 1.5 KiB), and the peer's parsed certificate when the
- * peer was verified.
+ * touch, and closing it does not touch them again (free_buffer).  What
+ * else a connection keeps: the session and transform (about 1.5 KiB),
+ * and the peer's parsed certificate when the peer was verified.
  */
 #include "tls.h"
 
@@ -27,6 +27,7 @@
 
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
 
 #include "clock.h"
@@ -619,7 +620,7 @@ static void free_buffer(unsigned char **pp, size_t len)
 	} else {
 		mbedtls_platform_zeroize(p, len);
 	}
-	free(p);
+	mbedtls_free(p);
 	*pp = NULL;
 }
 
