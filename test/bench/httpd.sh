@@ -1,6 +1,8 @@
 #!/bin/sh
 # httpd.sh - our HTTPS server beside nginx, same machine, same run:
-# requests/s and peak RSS (VmHWM; nginx's master and workers added up)
+# requests/s, server CPU time per request (a steadier figure than
+# requests/s when other work shares the machine) and peak RSS (VmHWM;
+# nginx's master and workers added up)
 # under wrk -t1 -c64 and -c256 (HTTP/1.1 keep-alive, BENCH_SECONDS=10 s
 # each) and h2load -c64 -m1 (HTTP/2, H2_SECONDS=3 s), each on a fresh
 # server, and RSS with 1,000 idle keep-alive connections.  Ours is
@@ -11,7 +13,7 @@
 # gets a generated configuration: loopback listener, the same
 # certificate and key (ECDSA P-256), TLS 1.3 only, return 200
 # "Success!!!", access_log off, keepalive_requests unbounded like ours,
-# worker_processes 1 and auto.  About 95 s.
+# worker_processes 1 and auto.  About 100 s.
 #
 #   sh test/bench/httpd.sh BUILD_DIR
 set -u
@@ -131,10 +133,30 @@ sum() {
 	echo $t
 }
 
-# wrk_run CONNS: requests/s (and a note on errors) into $RPS.
+# ticks: CPU time of $PID and its children, in clock ticks.
+ticks() {
+	t=0
+	for p in $PID $(pgrep -P "$PID"); do
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null)
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+
+# cpu_per T0 N: microseconds of server CPU per request since T0.
+cpu_per() {
+	awk -v t="$(( $(ticks) - $1 ))" -v n="$2" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n;
+			 else print "-" }'
+}
+
+# wrk_run CONNS: requests/s and CPU per request (and a note on errors)
+# into $RPS and $CPU.
 wrk_run() {
+	t0=$(ticks)
 	wrk -t1 -c"$1" -d"${DUR}s" --timeout 10s "https://127.0.0.1:$PORT/" \
 		> "$tmp/wrk.txt" 2>&1
+	CPU=$(cpu_per "$t0" "$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")")
 	RPS=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$tmp/wrk.txt")
 	if grep -qE 'Socket errors|Non-2xx' "$tmp/wrk.txt"; then
 		echo "note: wrk -c$1 on port $PORT:" \
@@ -143,8 +165,10 @@ wrk_run() {
 }
 
 h2_run() {
+	t0=$(ticks)
 	h2load -c64 -m1 -D"$H2DUR" "https://127.0.0.1:$PORT/" \
 		> "$tmp/h2.txt" 2>&1
+	CPU=$(cpu_per "$t0" "$(awk '/^requests:/ {print $8}' "$tmp/h2.txt")")
 	RPS=$(awk '/^finished in/ {printf "%.0f", $4}' "$tmp/h2.txt")
 	grep '^requests:' "$tmp/h2.txt" | grep -q ' 0 failed, 0 errored' ||
 		echo "note: h2load on port $PORT: $(grep '^requests:' \
@@ -183,20 +207,23 @@ measure() {
 	what=$2
 	shift 2
 	for c in 64 256; do
-		eval "${name}_r$c=- ${name}_m$c=-"
+		eval "${name}_r$c=- ${name}_m$c=- ${name}_c$c=-"
 		[ $what = mem ] && [ $c = 256 ] && continue
 		"$@"
 		wrk_run $c
 		eval "${name}_r$c=\${RPS:-0} ${name}_m$c=$(sum VmHWM)"
+		eval "${name}_c$c=\$CPU"
 		stop
 	done
-	eval "${name}_h2=- ${name}_mh2=- ${name}_i0=- ${name}_i1=-"
+	eval "${name}_h2=- ${name}_mh2=- ${name}_ch2=- ${name}_i0=-"
+	eval "${name}_i1=-"
 	eval "${name}_held=-"
 	[ $what = wrk ] && return
 	if [ $what = all ]; then
 		"$@"
 		h2_run
 		eval "${name}_h2=\${RPS:-0} ${name}_mh2=$(sum VmHWM)"
+		eval "${name}_ch2=\$CPU"
 		stop
 	fi
 	"$@"
@@ -205,6 +232,7 @@ measure() {
 	stop
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 S=
 if command -v musl-gcc >/dev/null 2>&1 &&
    make -s STATIC=1 build/static/test/test_httpd >/dev/null 2>&1; then
@@ -239,18 +267,23 @@ echo "HTTPS server: ours (test_httpd serve) vs nginx" \
 printf '%-26s %8s %8s %5s %9s %5s %8s\n' "" ours "nginx(1)" ratio \
 	"nginx(N)" ratio "static"
 row "wrk -c64 req/s" "$ours_r64" "$ng1_r64" "$nga_r64" "$st_r64"
+row "wrk -c64 CPU us/req" "$ours_c64" "$ng1_c64" "$nga_c64" "$st_c64"
 row "wrk -c64 peak RSS KiB" "$ours_m64" "$ng1_m64" "$nga_m64" "$st_m64"
 row "wrk -c256 req/s" "$ours_r256" "$ng1_r256" "$nga_r256" "$st_r256"
+row "wrk -c256 CPU us/req" "$ours_c256" "$ng1_c256" "$nga_c256" \
+	"$st_c256"
 row "wrk -c256 peak RSS KiB" "$ours_m256" "$ng1_m256" "$nga_m256" \
 	"$st_m256"
 row "h2load -c64 req/s" "$ours_h2" "$ng1_h2" "$nga_h2" "$st_h2"
+row "h2load -c64 CPU us/req" "$ours_ch2" "$ng1_ch2" "$nga_ch2" \
+	"$st_ch2"
 row "h2load -c64 peak RSS KiB" "$ours_mh2" "$ng1_mh2" "$nga_mh2" \
 	"$st_mh2"
 row "RSS KiB, idle" "$ours_i0" "$ng1_i0" "$nga_i0" "$st_i0"
 row "RSS KiB, 1,000 idle conns" "$ours_i1" "$ng1_i1" "$nga_i1" "$st_i1"
 echo "nginx(N): worker_processes auto; static: ours, static with musl" \
 	"(as the programs ship); connections held: $ours_held, $ng1_held," \
-	"$st_held"
+	"$st_held; load average before: $LOAD0"
 for v in "$ours_m64 (glibc)" "$st_m64 (static musl)"; do
 	k=${v%% *}
 	[ "$k" = - ] && continue
