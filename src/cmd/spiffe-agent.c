@@ -216,7 +216,10 @@ static int parse_ttl(const char *name, const char *s, int64_t *secs)
 /* ---- commands ----------------------------------------------------------- */
 
 #define F_CONFIG { "config", SPIFFE_FLAG_STRING, &o.config, "FILE", \
-	"settings file: \"key = value\" lines named as the flags", 0 }
+	"settings: one \"key = value\" a line, keys named as the flags\n" \
+	"(trustDomain, socketPath, dataDir, x509SVIDTTL, jwtSVIDTTL,\n" \
+	"logLevel), values optionally in \"quotes\", # comments; a flag\n" \
+	"given on the command line wins", 0 }
 #define F_TD { "trustDomain", SPIFFE_FLAG_STRING, &o.td, "TD", \
 	"the trust domain (default " DEFAULT_TD ")", 0 }
 #define F_DATA { "dataDir", SPIFFE_FLAG_STRING, &o.data_dir, "DIR", \
