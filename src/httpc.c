@@ -514,7 +514,8 @@ static int h2_exchange(spiffe_httpc *c, cconn *k, const struct h2req *b,
 				   "closing the connection", c->authority);
 	}
 	if (rc != 0)
-		return spiffe_fail(eb, rc, "httpc: %s", spiffe_h2_errmsg(k->h2));
+		return spiffe_fail(eb, rc, "httpc: %s",
+				   spiffe_h2_errmsg(k->h2));
 	k->call = &q;
 	for (;;) {
 		size_t n;
@@ -724,7 +725,8 @@ int spiffe_httpc_request(spiffe_httpc *c, const char *method, size_t mlen,
 		cap += kv[nkv].value_len + 8;
 		nkv++;
 	}
-	want_clen = blen > 0 || (mlen == 4 && memcmp(method, "POST", 4) == 0) ||
+	want_clen = blen > 0 ||
+		(mlen == 4 && memcmp(method, "POST", 4) == 0) ||
 		(mlen == 3 && memcmp(method, "PUT", 3) == 0);
 	if (want_clen) {
 		kv[nkv].name = "Content-Length";

@@ -86,7 +86,8 @@ typedef struct spiffe_httpc_resp {
 	int status;
 	int version;                 /* 10, 11 or 20 (HTTP/2) */
 	spiffe_http_head head;
-	uint8_t *raw;                /* bytes as received, head first */
+	uint8_t *raw;                /* the head as received (HTTP/2:
+					the HTTP/1.1 head it stands for) */
 	size_t raw_len;
 	uint8_t *body;               /* decoded body */
 	size_t body_len;

@@ -51,6 +51,7 @@ enum {
 	J_WORK,         /* queued or in the handler (worker) */
 	J_HEAD,         /* response ready, headers not yet taken (loop) */
 	J_SEND,         /* body being handed to the session (loop) */
+	J_SENT,         /* all handed over, the stream not yet closed */
 };
 
 #define IN_FIRST 2048
@@ -83,6 +84,7 @@ struct spiffe_httpd_job {
 	size_t in_len, in_cap;
 	size_t sent;                 /* response body bytes handed over */
 	int64_t t0;                  /* when the request headers came */
+	int64_t t1;                  /* when its response was ready */
 	struct spiffe_httpd_job *snext;  /* the connection's streams */
 };
 
@@ -113,7 +115,7 @@ struct spiffe_httpd_conn {
 	size_t body_bytes;           /* request bodies held */
 	size_t wlen;                 /* a TLS write to repeat, or 0 */
 	size_t moved;                /* bytes through TLS since idle */
-	int64_t t_progress;          /* last write progress */
+	int64_t t_progress;          /* last TLS write, or block */
 	int64_t t_idle;              /* when the last stream ended */
 	int64_t deadline;            /* the timer's, or 0 */
 	int64_t rst_t;               /* start of the reset-count second */
@@ -488,8 +490,13 @@ static void *worker(void *arg)
 	for (;;) {
 		job *j;
 
-		while (s->queue == NULL && !s->quit)
+		int wake;
+
+		while (s->queue == NULL && !s->quit) {
+			s->idle_workers++;
 			pthread_cond_wait(&s->cv, &s->mu);
+			s->idle_workers--;
+		}
 		if (s->queue == NULL)
 			break;
 		j = s->queue;
@@ -501,9 +508,16 @@ static void *worker(void *arg)
 		if (!atomic_load(&j->cancelled))
 			s->cfg.handler(s->cfg.handler_arg, &j->req, &j->resp);
 		pthread_mutex_lock(&s->mu);
+		/* The loop takes the whole list at once: wake it only for
+		 * the first job on it. */
+		wake = s->done == NULL;
 		j->next = s->done;
 		s->done = j;
-		spiffe_evloop_wake(&s->loop);
+		if (wake) {
+			pthread_mutex_unlock(&s->mu);
+			spiffe_evloop_wake(&s->loop);
+			pthread_mutex_lock(&s->mu);
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -564,7 +578,9 @@ static void enqueue(spiffe_httpd *s, job *j)
 	else
 		s->queue = j;
 	s->queue_tail = j;
-	pthread_cond_signal(&s->cv);
+	/* Busy workers take the next job themselves. */
+	if (s->idle_workers > 0)
+		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -896,7 +912,8 @@ static int is_lit(const uint8_t *p, size_t n, const char *lit)
 
 static void put(uint8_t **w, const void *p, size_t n)
 {
-	memcpy(*w, p, n);
+	if (n > 0)
+		memcpy(*w, p, n);
 	*w += n;
 }
 
@@ -1001,7 +1018,8 @@ static int h2_head(job *j, const spiffe_header *h, size_t n,
 			auth = &h[i];
 	}
 	if (method == NULL || path == NULL || scheme == NULL) {
-		spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED, "h2: CONNECT");
+		spiffe_fail(eb, SPIFFE_ERR_UNSUPPORTED, "h2: CONNECT is not "
+			    "supported");
 		return 501;
 	}
 	if (!is_lit(scheme->value, scheme->value_len, "https")) {
@@ -1230,6 +1248,21 @@ static void h2_on_close(void *ctx, uint32_t sid, uint32_t code)
 		h2_drop(c, j);
 }
 
+/*
+ * The session holds all of j's response: only its start time stays, for
+ * the write timeout, until the stream closes.
+ */
+static void h2_sent(conn *c, job *j)
+{
+	h2_free_body(c, j);
+	resp_free(&j->resp);
+	free(j->kv);
+	free(j->raw);
+	j->kv = NULL;
+	j->raw = NULL;
+	j->phase = J_SENT;
+}
+
 /* Hands the rest of j's response body to the session, as it has room. */
 static int h2_send_body(conn *c, job *j)
 {
@@ -1246,7 +1279,7 @@ static int h2_send_body(conn *c, job *j)
 		return rc;
 	j->sent += acc;
 	if (j->sent == r->body_len)
-		h2_drop(c, j);  /* the session holds the rest */
+		h2_sent(c, j);
 	return 0;
 }
 
@@ -1313,8 +1346,12 @@ static int h2_respond(conn *c, job *j)
 		r->err = 1;
 		return h2_respond(c, j);
 	}
-	if (rc == SPIFFE_ERR_CLOSED || (rc == 0 && end)) {
+	if (rc == SPIFFE_ERR_CLOSED) {
 		h2_drop(c, j);
+		return 0;
+	}
+	if (rc == 0 && end) {
+		h2_sent(c, j);
 		return 0;
 	}
 	if (rc != 0)
@@ -1366,6 +1403,8 @@ static int h2_flush(conn *c)
 		try = c->wlen ? c->wlen : len;
 		rc = spiffe_tls_write(&c->tls, p, try, &n, &eb);
 		if (rc == SPIFFE_ERR_AGAIN) {
+			if (c->wlen == 0)
+				c->t_progress = spiffe_monotonic_ms();
 			c->wlen = try;
 			return 0;
 		}
@@ -1418,30 +1457,34 @@ static void linger(conn *c)
 struct census {
 	size_t recv;            /* receiving request bodies */
 	int64_t oldest;         /* the earliest of those started */
-	int sending;            /* output waits, or a response does */
+	int64_t write_by;       /* write timeout, or INT64_MAX */
 	int idle;               /* nothing at all */
 };
 
+/*
+ * As on HTTP/1.1, a response must be written within write_timeout of
+ * being ready (a peer that keeps its window shut, or reads a byte now
+ * and then, cannot hold it longer); output that is not a response
+ * (control frames) must move within write_timeout.
+ */
 static void h2_census(conn *c, struct census *k)
 {
-	size_t work = 0, open = spiffe_h2_stream_count(c->h2);
+	int64_t wt = c->srv->cfg.write_timeout_ms;
 
 	k->recv = 0;
 	k->oldest = INT64_MAX;
+	k->write_by = c->wlen > 0 ? c->t_progress + wt : INT64_MAX;
 	for (job *j = c->streams; j != NULL; j = j->snext) {
 		if (j->phase == J_RECV) {
 			k->recv++;
 			if (j->t0 < k->oldest)
 				k->oldest = j->t0;
-		} else if (j->phase == J_WORK &&
-			   !atomic_load(&j->cancelled)) {
-			work++;
+		} else if (j->phase != J_WORK && j->t1 + wt < k->write_by) {
+			k->write_by = j->t1 + wt;
 		}
 	}
-	/* Open streams no one receives or handles are sending (maybe
-	 * waiting for the peer's window). */
-	k->sending = c->wlen > 0 || open > k->recv + work;
-	k->idle = c->nstreams == 0 && open == 0 && c->wlen == 0;
+	k->idle = c->nstreams == 0 && c->wlen == 0 &&
+		spiffe_h2_stream_count(c->h2) == 0;
 }
 
 /*
@@ -1452,7 +1495,7 @@ static void h2_settle(conn *c)
 {
 	spiffe_httpd *s = c->srv;
 	struct census k;
-	int64_t d = INT64_MAX;
+	int64_t d;
 
 	if (c->fatal && c->wlen == 0) {
 		linger(c);
@@ -1477,8 +1520,7 @@ static void h2_settle(conn *c)
 		conn_close(c);
 		return;
 	}
-	if (k.sending)
-		d = c->t_progress + s->cfg.write_timeout_ms;
+	d = k.write_by;
 	if (k.recv > 0 && k.oldest + s->cfg.body_timeout_ms < d)
 		d = k.oldest + s->cfg.body_timeout_ms;
 	if (k.idle)
@@ -1539,13 +1581,14 @@ static void h2_timer(conn *c)
 		if (!c->opened)
 			logmsg(s, "closing a connection: header timeout");
 		c->fatal = 1;
-		if (spiffe_h2_goaway(c->h2, SPIFFE_H2_NO_ERROR, NULL, 0) == 0 &&
-		    h2_flush(c) != 0)
+		if (spiffe_h2_goaway(c->h2, SPIFFE_H2_NO_ERROR, NULL,
+				     0) == 0 && h2_flush(c) != 0)
 			return;
 		conn_close(c);
 		return;
 	}
-	if (k.sending && now >= c->t_progress + s->cfg.write_timeout_ms) {
+	if (now >= k.write_by) {
+		logmsg(s, "closing a connection: write timeout");
 		conn_close(c);
 		return;
 	}
@@ -1615,7 +1658,7 @@ static void h2_job_back(job *j, int run)
 	}
 	h2_free_body(c, j);
 	j->phase = J_HEAD;
-	c->t_progress = spiffe_monotonic_ms();
+	j->t1 = spiffe_monotonic_ms();
 	if (j->resp.close) {
 		h2_drain(c);
 		return;

@@ -42,13 +42,17 @@
  * windows open.  Timeouts: header_timeout from accept to the first
  * stream, idle_timeout while no stream is open (then GOAWAY), and per
  * stream body_timeout for its request body (then RST_STREAM); a
- * response that makes no progress for write_timeout (the peer's window
- * stays shut, or it does not read) closes the connection.  A peer that
- * resets more than SPIFFE_HTTPD_H2_RESETS streams a second, or breaks
- * the protocol, gets GOAWAY and is closed.  Memory per HTTP/2
- * connection: about 12 KiB of session (two HPACK tables) plus up to
- * 8 KiB of frame buffers while idle, and the TLS state; per open stream
- * about 2 KiB, its head and its bodies.
+ * response not written within write_timeout of being ready (the peer's
+ * window stays shut, or it does not read) closes the connection.  A
+ * peer that resets more than SPIFFE_HTTPD_H2_RESETS streams a second,
+ * or more streams than it may open while their handlers still run, or
+ * breaks the protocol, gets GOAWAY (then the server reads and drops
+ * what it still sends for a second, so the GOAWAY is not lost to a
+ * reset) and is closed.  Memory per HTTP/2
+ * connection: an idle one holds about 29 KiB of RSS (the session's
+ * 12 KiB with its two HPACK tables, up to 8 KiB of frame buffers it
+ * keeps, and the TLS state); an open stream adds about 3 KiB, its head
+ * and its bodies.
  *
  * Shutdown (SIGTERM/SIGINT when catch_signals is set, or
  * spiffe_httpd_stop): stop accepting, close idle connections, finish
@@ -190,6 +194,7 @@ typedef struct spiffe_httpd {
 	pthread_cond_t cv;
 	struct spiffe_httpd_job *queue, *queue_tail; /* to workers */
 	struct spiffe_httpd_job *done;               /* from workers */
+	int idle_workers;            /* waiting for a job */
 	int quit;
 	int inited;
 	uint64_t accepted, refused, requests, h2_conns;

@@ -8,9 +8,9 @@
  * handshake state when the handshake ends.  The buffers' pages go back
  * to the kernel right after setup and after every handshake (and on
  * spiffe_tls_trim()), so a connection keeps only the pages its records
- * touch.  What else a connection keeps: the session and
- * transform (about 1.5 KiB), and the peer's parsed certificate when the
- * peer was verified.
+ * touch, and closing it does not touch them again (free_buffer).  What
+ * else a connection keeps: the session and transform (about 1.5 KiB),
+ * and the peer's parsed certificate when the peer was verified.
  */
 #include "tls.h"
 
@@ -27,6 +27,7 @@
 
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
 
 #include "clock.h"
@@ -596,8 +597,41 @@ void spiffe_tls_conn_init(spiffe_tls_conn *c)
 	c->fd = -1;
 }
 
+/*
+ * Frees a record buffer as mbedtls_ssl_free would (zeroized first), but
+ * without faulting back in the pages trimming gave back: whole pages
+ * are dropped again (which zeroes them), only the edges are written.
+ * Zeroizing all of it would make every idle connection's close cost
+ * the buffers' full size in resident memory.
+ */
+static void free_buffer(unsigned char **pp, size_t len)
+{
+	unsigned char *p = *pp;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a, e;
+
+	if (p == NULL)
+		return;
+	a = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+	e = ((uintptr_t)p + len) & ~(uintptr_t)(page - 1);
+	if (e > a && madvise((void *)a, e - a, MADV_DONTNEED) == 0) {
+		mbedtls_platform_zeroize(p, a - (uintptr_t)p);
+		mbedtls_platform_zeroize((void *)e, (uintptr_t)p + len - e);
+	} else {
+		mbedtls_platform_zeroize(p, len);
+	}
+	mbedtls_free(p);
+	*pp = NULL;
+}
+
 void spiffe_tls_conn_free(spiffe_tls_conn *c)
 {
+	mbedtls_ssl_context *s = &c->ssl;
+
+	free_buffer(&s->MBEDTLS_PRIVATE(out_buf),
+		    s->MBEDTLS_PRIVATE(out_buf_len));
+	free_buffer(&s->MBEDTLS_PRIVATE(in_buf),
+		    s->MBEDTLS_PRIVATE(in_buf_len));
 	/* A zeroed ssl context is what mbedtls_ssl_init makes. */
 	mbedtls_ssl_free(&c->ssl);
 	gen_unref(c->gen);

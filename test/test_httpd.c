@@ -8,11 +8,12 @@
  *   test_httpd serve ADDR CERT KEY [opts]   HTTPS server ("PORT n" out)
  *   test_httpd proxy ADDR CERT KEY BUNDLE UPSTREAM_URL ID [opts]
  *   test_httpd get URL BUNDLE ID [N [h2]]   N GETs on one client
- *   test_httpd hold HOST:PORT BUNDLE N      N idle keep-alive connections
+ *   test_httpd hold HOST:PORT BUNDLE N [h2] N idle keep-alive connections
  *
  * opts: -t header_timeout_ms -i idle_timeout_ms -m max_conns -w workers
  *       -M BUNDLE (require client SVIDs: mTLS) -2 0 (no h2 by ALPN)
- *       -u 1 (proxy: offer h2 upstream)
+ *       -u 1 (proxy: offer h2 upstream) -s 1 (every answer is the
+ *       example server's "Success!!!", for benchmarks)
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -144,6 +145,18 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 		return;
 }
 
+/* The example server's answer, for benchmarks. */
+static void success(void *arg, const spiffe_httpd_req *req,
+		    spiffe_httpd_resp *resp)
+{
+	(void)arg;
+	(void)req;
+	if (spiffe_httpd_resp_header(resp, "Content-Type", 12, "text/plain",
+				     10) != 0 ||
+	    spiffe_httpd_resp_write(resp, "Success!!!", 10) != 0)
+		return;
+}
+
 /* ---- in-process server ---------------------------------------------- */
 
 struct srv {
@@ -171,8 +184,13 @@ static void *srv_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Starts a server with handler h; zero idle_ms and write_ms take the
+ * defaults.
+ */
 static void srv_start_full(struct srv *s, const char *svid_name,
 			   int header_ms, int max_conns, int no_h2,
+			   int idle_ms, int write_ms,
 			   spiffe_httpd_handler h, void *arg)
 {
 	spiffe_httpd_config cfg;
@@ -204,6 +222,9 @@ static void srv_start_full(struct srv *s, const char *svid_name,
 	cfg.log = srv_log;
 	cfg.log_arg = s;
 	cfg.no_h2 = no_h2;
+	cfg.idle_timeout_ms = idle_ms;
+	cfg.write_timeout_ms = write_ms;
+	cfg.body_timeout_ms = write_ms;
 	/* cfg is copied by init. */
 	if (spiffe_httpd_init(&s->httpd, &cfg, NULL) != 0)
 		abort();
@@ -212,16 +233,17 @@ static void srv_start_full(struct srv *s, const char *svid_name,
 }
 
 static void srv_start_opt(struct srv *s, const char *svid_name,
-			  int header_ms, int max_conns, int no_h2)
+			  int header_ms, int max_conns, int no_h2,
+			  int idle_ms, int write_ms)
 {
-	srv_start_full(s, svid_name, header_ms, max_conns, no_h2, handler,
-		       NULL);
+	srv_start_full(s, svid_name, header_ms, max_conns, no_h2, idle_ms,
+		       write_ms, handler, NULL);
 }
 
 static void srv_start(struct srv *s, const char *svid_name,
 		      int header_ms, int max_conns)
 {
-	srv_start_opt(s, svid_name, header_ms, max_conns, 0);
+	srv_start_opt(s, svid_name, header_ms, max_conns, 0, 0, 0);
 }
 
 static void srv_stop(struct srv *s)
@@ -753,7 +775,8 @@ TEST(rproxy_forwards_end_to_end)
 	pc.tls = &upc.tls;
 	pc.pool = 2;
 	CHECK_INT(spiffe_rproxy_init(&p, &pc, &eb), 0);
-	srv_start_full(&px, "server", 5000, 0, 0, spiffe_rproxy_handler, &p);
+	srv_start_full(&px, "server", 5000, 0, 0, 0, 0, spiffe_rproxy_handler,
+		       &p);
 	cli_init(&c, px.port, "spiffe://example.org/server");
 	CHECK_INT(raw_open(&w, &c, px.port), 0);
 	CHECK_INT(raw_send(&w, "POST /fields?q=1 HTTP/1.1\r\nHost: h:1\r\n"
@@ -1572,6 +1595,51 @@ TEST(h2_header_timeout)
 	CHECK_STR(s.lastlog, "closing a connection: header timeout");
 }
 
+TEST(h2_write_and_body_timeouts)
+{
+	struct srv s;
+	struct cli c;
+	struct raw w;
+	struct seen got;
+	uint8_t b[256];
+	size_t n, hl;
+	int64_t t0;
+
+	srv_start_opt(&s, "server", 5000, 0, 0, 0, 300);
+	cli_init(&c, s.port, "spiffe://example.org/server");
+	/* A request whose body never comes: that stream is reset. */
+	CHECK_INT(raw_h2(&w, &c, s.port), 0);
+	hl = hp_get(b + 9, "/x", 0);
+	n = frame(b, hl, 1, 0x4, 1) + hl;
+	t0 = spiffe_monotonic_ms();
+	CHECK_INT(raw_write(&w, b, n), 0);
+	raw_frames(&w, 3000, NULL, &got);
+	CHECK_INT(got.nrst, 1);
+	CHECK_INT(got.rst_code, SPIFFE_H2_CANCEL);
+	CHECK(spiffe_monotonic_ms() - t0 >= 280);
+	CHECK_STR(s.lastlog, "resetting a stream: body timeout");
+	raw_close(&w);
+	/* A window kept shut: the response cannot be written in time. */
+	CHECK_INT(raw_open_cfg(&w, &c.tls2, s.port), 0);
+	memcpy(b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
+	n = 24 + frame(b + 24, 6, 4, 0, 0);
+	memcpy(b + n, "\x00\x04\x00\x00\x00\x00", 6);
+	n += 6;
+	hl = hp_get(b + n + 9, "/big", 0);
+	n += frame(b + n, hl, 1, 0x5, 1) + hl;
+	t0 = spiffe_monotonic_ms();
+	CHECK_INT(raw_write(&w, b, n), 0);
+	raw_frames(&w, 3000, NULL, &got);
+	CHECK_INT(got.eof, 1);
+	CHECK(spiffe_monotonic_ms() - t0 >= 280);
+	CHECK(spiffe_monotonic_ms() - t0 < 2000);
+	CHECK_STR(s.lastlog, "closing a connection: write timeout");
+	CHECK(others_served(&c));
+	raw_close(&w);
+	cli_free(&c);
+	srv_stop(&s);
+}
+
 TEST(httpc_h2)
 {
 	struct srv s;
@@ -1646,8 +1714,7 @@ TEST(httpc_h2_retry_after_goaway)
 	spiffe_httpc_resp r;
 
 	/* The server says GOAWAY to an idle connection after 200 ms. */
-	srv_start(&s, "server", 5000, 0);
-	s.httpd.cfg.idle_timeout_ms = 200;
+	srv_start_opt(&s, "server", 5000, 0, 0, 200, 0);
 	cli_init_h2(&c, s.port, "spiffe://example.org/server", 1);
 	spiffe_httpc_resp_init(&r);
 	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/a", 2, NULL, 0,
@@ -1674,7 +1741,7 @@ TEST(httpc_h2_to_http1_server)
 	struct cli c;
 	spiffe_httpc_resp r;
 
-	srv_start_opt(&s, "server", 5000, 0, 1);
+	srv_start_opt(&s, "server", 5000, 0, 1, 0, 0);
 	cli_init_h2(&c, s.port, "spiffe://example.org/server", 1);
 	spiffe_httpc_resp_init(&r);
 	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/a", 2, NULL, 0,
@@ -1716,6 +1783,7 @@ static int unit_tests(void)
 	RUN1(h2_rst_flood);
 	RUN1(h2_graceful_stop);
 	RUN1(h2_header_timeout);
+	RUN1(h2_write_and_body_timeouts);
 	RUN1(httpc_h2);
 	RUN1(httpc_h2_retry_after_goaway);
 	RUN1(httpc_h2_to_http1_server);
@@ -1757,6 +1825,7 @@ static int serve(int argc, char **argv, int is_proxy)
 	spiffe_rproxy px;
 	const char *mtls = NULL;
 	int i, mode = SPIFFE_TLS_SERVER, opt0 = is_proxy ? 8 : 5, up_h2 = 0;
+	int fixed = 0;
 
 	if (argc < opt0) {
 		fprintf(stderr, "usage: see test_httpd.c\n");
@@ -1778,6 +1847,8 @@ static int serve(int argc, char **argv, int is_proxy)
 			cfg.no_h2 = num(argv[i + 1]) == 0;
 		else if (strcmp(argv[i], "-u") == 0)
 			up_h2 = (int)num(argv[i + 1]);
+		else if (strcmp(argv[i], "-s") == 0)
+			fixed = num(argv[i + 1]) != 0;
 	}
 	spiffe_tls_memsource_init(&src);
 	if (spiffe_tls_svid_load(&v, argv[3], argv[4], &eb) != 0) {
@@ -1803,7 +1874,7 @@ static int serve(int argc, char **argv, int is_proxy)
 	}
 	cfg.listen = argv[2];
 	cfg.tls = &tls;
-	cfg.handler = handler;
+	cfg.handler = fixed ? success : handler;
 	cfg.catch_signals = 1;
 	cfg.log = say;
 	if (is_proxy) {
@@ -1954,6 +2025,7 @@ static int hold(int argc, char **argv)
 	memset(&hc, 0, sizeof(hc));
 	hc.tls = &tls;
 	hc.pool = 1;
+	hc.h2 = argc > 5 && strcmp(argv[5], "h2") == 0;
 	for (long i = 0; i < n; i++) {
 		spiffe_httpc *h = malloc(sizeof(*h));
 

@@ -160,6 +160,7 @@ for p in "$PP" "$NP"; do
 	curl -sk -o /dev/null -H "Authorization: Bearer $TOK" \
 		"https://127.0.0.1:$p/"
 done
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 OURS=0
 NGINX_RPS=0
 for round in 1 2; do
@@ -190,3 +191,5 @@ printf '%-36s %12s   server %s\n' "spiffe-jwt-using-proxy-server" "" \
 awk -v a="$OURS" -v b="$NGINX_RPS" -v m="$PRX_HWM" -v n="$NGX_HWM" \
 	'BEGIN { printf "%-36s %11.2fx   proxy memory %.2fx nginx'"'"'s\n", \
 		"ours / nginx", a / b, m / n }'
+echo "(load average before: $LOAD0; figures move with other load on the" \
+	"machine, the ratio less)"
