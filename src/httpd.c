@@ -1798,10 +1798,11 @@ static void on_accept_resume(spiffe_evloop *l, void *arg)
 }
 
 /*
- * accept4 failed with err for want of descriptors or memory.  The socket
- * stays readable (the loop is level-triggered), so stop watching it for
- * a while instead of spinning, and say so; the delay doubles from 5 ms
- * to 1 s while the failures go on, as Go's net/http does it.
+ * accept4 failed with err, for want of descriptors or memory (or in a
+ * way that retrying at once would not mend).  The socket stays readable
+ * (the loop is level-triggered), so stop watching it for a while instead
+ * of spinning, and say so; the delay doubles from 5 ms to 1 s while the
+ * failures go on, as Go's net/http does it.
  */
 static void accept_pause(spiffe_httpd *s, int err)
 {
@@ -1838,17 +1839,25 @@ static void on_accept(spiffe_evloop *l, void *arg, uint32_t events)
 			case EWOULDBLOCK:
 #endif
 				return;
-			case EMFILE:
-			case ENFILE:
-			case ENOBUFS:
-			case ENOMEM:
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:
+			case ENETDOWN:
+			case ENETUNREACH:
+			case EHOSTDOWN:
+			case EHOSTUNREACH:
+			case ENONET:
+			case ENOPROTOOPT:
+			case EOPNOTSUPP:
+				/* One peer's connection failed (accept(2)
+				 * lists these): the next may do. */
+				continue;
+			default:
+				/* EMFILE, ENFILE, ENOBUFS, ENOMEM: retrying
+				 * at once would only spin. */
 				accept_pause(s, errno);
 				return;
-			default:
-				/* EINTR, or an error of one peer's
-				 * connection (ECONNABORTED, EPROTO, network
-				 * errors): the next may do. */
-				continue;
 			}
 		}
 		s->accept_delay_ms = 0;
