@@ -85,6 +85,13 @@ SPIFFE_CHECK int spiffe_cli_program(const char *name, const char *synopsis,
 				    int *nargs);
 
 /*
+ * Raises the soft limit on open files to the hard one, as Go programs do
+ * at start (since Go 1.19): the usual soft limit of 1024 would cut a
+ * server's connections short of its max_conns.  Best effort.
+ */
+void spiffe_cli_raise_nofile(void);
+
+/*
  * Prints "NAME: <message> (see NAME -h)" to standard error, as
  * spiffe_cli_program does for a flag it cannot parse, and returns 2 (the
  * exit status of a usage error).

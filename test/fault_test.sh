@@ -474,6 +474,15 @@ else
 fi
 req "$FP" -H "$AUTH"
 expect_eq "after 2000 connections: served" "$code $body" "200 Success!!!"
+kill "$pid_flood"
+# Started with a soft limit of 512 open files (the hard one 8192): the
+# server raises it, as Go programs do, and still holds 1,024.
+serve lowsoft sh -c 'ulimit -Sn 512 && exec "$@"' sh "$SERVER" \
+	-listen 127.0.0.1:0
+out=$($PY test/fault/flood.py 127.0.0.1 "$PORT" 2000 --tcp-only)
+set -- $out
+expect_eq "soft limit 512: 1024 held" "$5 $6" "SERVED 1024"
+kill "$pid_lowsoft"
 
 # --- file descriptors exhausted ---------------------------------------------
 # ulimit -n 64 and 100 connections held for 3 s: the server and the proxy

@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 		return rc;
 	rc = 1;
 	signal(SIGPIPE, SIG_IGN);
+	spiffe_cli_raise_nofile();
 	memset(&tls, 0, sizeof(tls));
 	memset(&uptls, 0, sizeof(uptls));
 	memset(&srv, 0, sizeof(srv));

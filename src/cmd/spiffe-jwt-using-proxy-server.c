@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 		return rc;
 	rc = 1;
 	signal(SIGPIPE, SIG_IGN);
+	spiffe_cli_raise_nofile();
 	memset(&tls, 0, sizeof(tls));
 	memset(&srv, 0, sizeof(srv));
 	memset(&auth, 0, sizeof(auth));
