@@ -240,13 +240,16 @@ for p in "$SP server" "$PP proxy"; do
 		"200 Success!!!"
 done
 # HTTP/2 frames past SETTINGS_MAX_FRAME_SIZE (16384): the connection
-# ends with GOAWAY FRAME_SIZE_ERROR, the server and the agent alike.
+# ends with GOAWAY FRAME_SIZE_ERROR, the server, the proxy and the agent
+# alike.
 for c in "bigheaders 0" "bigdata 1" "bigping 0"; do
-	set -- $c
-	out=$($PY test/fault/h2raw.py --tls "127.0.0.1:$SP" $1 16385)
-	expect_eq "HTTP/2 $1 16385, server" "$out" \
-		"GOAWAY FRAME_SIZE_ERROR last=$2
+	for p in "$SP server" "$PP proxy"; do
+		set -- $c $p
+		out=$($PY test/fault/h2raw.py --tls "127.0.0.1:$3" $1 16385)
+		expect_eq "HTTP/2 $1 16385, $4" "$out" \
+			"GOAWAY FRAME_SIZE_ERROR last=$2
 END"
+	done
 done
 
 # The agent: the same for frames; a gRPC message over its 16 KiB request
@@ -325,26 +328,41 @@ req "$PP" -H "$AUTH"
 expect_eq "client reset: served after" "$code $body" "200 Success!!!"
 
 # --- SIGPIPE never kills a process ----------------------------------------
-# A log pipe whose reader is gone, then a signal sent by hand: both are
-# ignored; the programs go on serving.
-SPIFFE_ENDPOINT_SOCKET=unix://$T/agent.sock "$SERVER" -listen 127.0.0.1:0 \
-	2>&1 | head -n 1 > "$T/pipe.out" &
-i=0
-while [ ! -s "$T/pipe.out" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+# Standard error a pipe whose reader is gone (each program logs a line
+# and then more), then a signal sent by hand: both are ignored; the
+# programs go on serving.
+# piped NAME CMD...: runs CMD with its output into "head -n 1" (which
+# then exits), its pid in pid_NAME, and waits for that first line.
+piped() {
+	pn=$1
+	shift
+	sh -c 'echo $$ > "$0"; exec "$@"' "$T/$pn.pid" "$@" 2>&1 |
+		head -n 1 > "$T/$pn.first" &
+	i=0
+	while [ ! -s "$T/$pn.first" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	eval "pid_$pn=$(cat "$T/$pn.pid")"
+	eval "PIDS=\"\$PIDS \$pid_$pn\""
+}
+piped pipesrv env SPIFFE_ENDPOINT_SOCKET=unix://$T/agent.sock "$SERVER" \
+	-listen 127.0.0.1:0
 PIPE_PORT=$(sed -n 's/.* Serving HTTPS on port \([0-9]*\).*/\1/p' \
-	"$T/pipe.out")
-PIPE_PID=$(ss -ltnp "sport = :$PIPE_PORT" 2>/dev/null |
-	sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
-PIDS="$PIDS $PIPE_PID"
+	"$T/pipesrv.first")
 for i in 1 2 3; do
 	req "$PIPE_PORT"        # each logs "Malformed header" to the pipe
 done
 expect_eq "stderr a closed pipe: server answers" "$code $body" \
 	"401 Invalid or unsupported authorization header"
-alive "$PIPE_PID" && pass || fail "stderr a closed pipe: server" "died"
+alive "$pid_pipesrv" && pass || fail "stderr a closed pipe: server" "died"
+piped pipeagent "$AGENT" run -dataDir "$T/data" -socketPath \
+	"$T/pipe.sock"
+for i in 1 2 3; do      # each logs the attestation of its caller
+	out=$("$AGENT" healthcheck -socketPath "$T/pipe.sock" 2>&1)
+done
+expect_eq "stderr a closed pipe: agent answers" "$out" "Agent is healthy."
+alive "$pid_pipeagent" && pass || fail "stderr a closed pipe: agent" "died"
 for n in server proxy; do
 	eval "p=\$pid_$n"
 	kill -PIPE "$p"
@@ -358,6 +376,7 @@ done
 alive "$AGENT_PID" && pass || fail "kill -PIPE: agent" "died"
 req "$PP" -H "$AUTH"
 expect_eq "kill -PIPE: served after" "$code $body" "200 Success!!!"
+kill "$pid_pipesrv" "$pid_pipeagent"
 
 # --- slow loris: the outcome ------------------------------------------------
 for m in tls tcp; do
