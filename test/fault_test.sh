@@ -192,8 +192,31 @@ for s in none dead; do
 	done
 done
 
-# --- the example running ---------------------------------------------------
+# --- the agent late at start ----------------------------------------------
+# A server waiting for its SVID (-timeout 30s) while no agent runs: the
+# agent comes up 2 s later and the server serves within its retry
+# schedule (1 s, 2 s, 4 s ...).
+serve_bg() { # NAME PROGRAM ARGS...: serve without waiting
+	sn=$1
+	shift
+	SPIFFE_ENDPOINT_SOCKET=unix://$T/agent.sock "$@" > "$T/$sn.log" 2>&1 &
+	eval "pid_$sn=$!"
+	PIDS="$PIDS $!"
+}
+serve_bg late "$SERVER" -listen 127.0.0.1:0 -timeout 30s
+sleep 2
+alive "$pid_late" && pass || fail "agent late: server waits" "exited"
+t0=$(now_ms)
 agent_start
+wait_for 20 has_text "$T/late.log" "Serving HTTPS on port"
+ms=$(( $(now_ms) - t0 ))
+expect_eq "agent late: server starts" \
+	"$(sed -n 's/.* \(Serving HTTPS\) on port .*/\1/p' "$T/late.log")" \
+	"Serving HTTPS"
+echo "INFO agent 2 s late: the server served $ms ms after it came up"
+kill "$pid_late"
+
+# --- the example running ---------------------------------------------------
 serve server "$SERVER" -listen 127.0.0.1:0
 SP=$PORT
 serve proxy "$PROXY" -listen 127.0.0.1:0 -upstream "https://localhost:$SP"
