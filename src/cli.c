@@ -6,12 +6,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "workloadapi.h"
+
 /* ---- flags -------------------------------------------------------------- */
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static spiffe_flag *find(spiffe_flag *flags, size_t n, const char *name,
 			 size_t len)
@@ -59,6 +67,29 @@ static int add_list(spiffe_flag *f, char *v, spiffe_errbuf *eb)
 	}
 }
 
+/* Go's strconv.ParseInt(v, 10, 64), with flag.Int's messages. */
+static int parse_int(const char *v, int64_t *out, spiffe_errbuf *eb)
+{
+	uint64_t n = 0, max = INT64_MAX;
+	int neg = v[0] == '-';
+	const char *p = v + (v[0] == '-' || v[0] == '+');
+
+	if (neg)
+		max++;  /* INT64_MIN's magnitude */
+	if (*p == '\0')
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "parse error");
+	for (; *p != '\0'; p++) {
+		if (!is_digit(*p))
+			return spiffe_fail(eb, SPIFFE_ERR_ARG, "parse error");
+		if (n > (max - (uint64_t)(*p - '0')) / 10)
+			return spiffe_fail(eb, SPIFFE_ERR_ARG,
+					   "value out of range");
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	*out = neg ? (int64_t)(0 - n) : (int64_t)n;
+	return 0;
+}
+
 /* Stores value v (NULL: none given) into flag f. */
 static int set_flag(spiffe_flag *f, char *v, spiffe_errbuf *eb)
 {
@@ -93,6 +124,12 @@ static int set_flag(spiffe_flag *f, char *v, spiffe_errbuf *eb)
 		return 0;
 	case SPIFFE_FLAG_LIST:
 		return add_list(f, v, eb);
+	case SPIFFE_FLAG_INT:
+		if (parse_int(v, f->dst, &why) != 0)
+			return spiffe_fail(eb, SPIFFE_ERR_ARG,
+					   "invalid value \"%s\" for flag "
+					   "-%s: %s", v, f->name, why.msg);
+		return 0;
 	case SPIFFE_FLAG_REPEAT: {
 		spiffe_cli_list *l = f->dst;
 
@@ -185,6 +222,43 @@ void spiffe_cli_usage(FILE *f, const spiffe_flag *flags, size_t nflags)
 	}
 }
 
+int spiffe_cli_program(const char *name, const char *synopsis,
+		       const char *about, spiffe_flag *flags, size_t nflags,
+		       int min_args, int max_args, int argc, char **argv,
+		       int *nargs)
+{
+	spiffe_errbuf eb;
+	int rc;
+
+	rc = spiffe_cli_parse(flags, nflags, argc - 1, argv + 1, nargs, &eb);
+	if (rc == SPIFFE_CLI_HELP) {
+		printf("Usage: %s %s\n\n%s\n\nFlags:\n", name, synopsis,
+		       about);
+		spiffe_cli_usage(stdout, flags, nflags);
+		return fflush(stdout) == 0 ? 0 : 2;
+	}
+	if (rc == 0 && *nargs < min_args)
+		rc = spiffe_fail(&eb, SPIFFE_ERR_ARG, "missing argument");
+	if (rc == 0 && *nargs > max_args)
+		rc = spiffe_fail(&eb, SPIFFE_ERR_ARG, "unexpected argument "
+				 "\"%s\"", argv[1 + max_args]);
+	if (rc != 0)
+		return spiffe_cli_usage_error(name, "%s", eb.msg);
+	return -1;
+}
+
+int spiffe_cli_usage_error(const char *name, const char *fmt, ...)
+{
+	char msg[SPIFFE_ERRBUF_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s (see %s -h)\n", name, msg, name);
+	return 2;
+}
+
 /* ---- durations ---------------------------------------------------------- */
 
 static const struct unit {
@@ -203,11 +277,6 @@ static const struct unit {
 };
 
 #define NS_SCALE 1000000000ull  /* fraction digits kept: 9 */
-
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
 
 int spiffe_cli_duration(const char *s, size_t len, int64_t *ns,
 			spiffe_errbuf *eb)
@@ -282,6 +351,41 @@ overflow:
 	return spiffe_fail(eb, SPIFFE_ERR_LIMIT,
 			   "duration \"%.*s\" is too long (at most %s)",
 			   (int)len, s, "2562047h47m16.854775807s");
+}
+
+/* ---- the Workload API address ------------------------------------------- */
+
+int spiffe_cli_socket_address(const char *flag,
+			      char buf[SPIFFE_CLI_ADDR_SIZE],
+			      const char **addr, spiffe_errbuf *eb)
+{
+	*addr = flag;
+	if (flag == NULL || flag[0] != '/')
+		return 0;
+	if (strlen(flag) > SPIFFE_ADDR_PATH_MAX ||
+	    (size_t)snprintf(buf, SPIFFE_CLI_ADDR_SIZE, "unix://%s", flag) >=
+	    SPIFFE_CLI_ADDR_SIZE)
+		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "socket path is "
+				   "longer than %d bytes",
+				   SPIFFE_ADDR_PATH_MAX);
+	*addr = buf;
+	return 0;
+}
+
+int spiffe_cli_wlapi_options(const char *name, spiffe_cli_wlapi *w,
+			     spiffe_wlapi_options *o, int *startup_ms)
+{
+	spiffe_errbuf eb;
+
+	if (w->timeout < 1000000 || w->timeout / 1000000 > INT32_MAX)
+		return spiffe_cli_usage_error(name, "flag -timeout must be "
+					      "1ms..596h");
+	*startup_ms = (int)(w->timeout / 1000000);
+	if (spiffe_cli_socket_address(w->socket, w->addr, &o->address,
+				      &eb) != 0)
+		return spiffe_cli_usage_error(name, "flag -socketPath: %s",
+					      eb.msg);
+	return 0;
 }
 
 /* ---- files -------------------------------------------------------------- */

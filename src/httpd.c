@@ -23,6 +23,7 @@
  */
 #include "httpd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -36,6 +37,7 @@
 #include "clock.h"
 #include "h2.h"
 #include "net.h"
+#include "thread.h"
 
 enum {
 	S_HS, S_IDLE, S_HEAD, S_BODY, S_BUSY, S_WRITE, S_H2, S_LINGER,
@@ -102,6 +104,7 @@ struct spiffe_httpd_conn {
 	int hup;                     /* peer gone while BUSY */
 	int first;                   /* header timer runs from accept */
 	int big_out;                 /* the last response was large */
+	char remote[INET6_ADDRSTRLEN]; /* the peer's IP address */
 	int64_t t_accept;
 	/* HTTP/2 only. */
 	spiffe_h2_session *h2;
@@ -556,6 +559,7 @@ static int fill_req(conn *c, job *j, const uint8_t *p, const uint8_t *body,
 	j->req.body_len = body_len;
 	j->req.version = h->minor ? 11 : 10;
 	j->req.peer = spiffe_tls_peer_id(&c->tls);
+	j->req.remote = c->remote;
 	j->req.head = h;
 	j->req.raw = p;
 	resp_free(&j->resp);
@@ -1750,6 +1754,30 @@ static void on_conn(spiffe_evloop *l, void *arg, uint32_t events)
 
 /* ---- accepting and shutting down ----------------------------------- */
 
+/* The peer's IP address as text; an IPv4 peer of a dual-stack socket
+ * reads as IPv4 ("127.0.0.1", not "::ffff:127.0.0.1"), as Go shows it. */
+static void remote_ip(const struct sockaddr_storage *ss, char *out,
+		      size_t cap)
+{
+	const void *a = NULL;
+	int af = ss->ss_family;
+
+	if (af == AF_INET) {
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+	} else if (af == AF_INET6) {
+		const struct in6_addr *v6 =
+			&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		a = v6;
+		if (IN6_IS_ADDR_V4MAPPED(v6)) {
+			af = AF_INET;
+			a = &v6->s6_addr[12];
+		}
+	}
+	if (a == NULL || inet_ntop(af, a, out, (socklen_t)cap) == NULL)
+		out[0] = '\0';
+}
+
 static void on_accept(spiffe_evloop *l, void *arg, uint32_t events)
 {
 	spiffe_httpd *s = arg;
@@ -1758,7 +1786,9 @@ static void on_accept(spiffe_evloop *l, void *arg, uint32_t events)
 	(void)l;
 	(void)events;
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(s->lfd, NULL, NULL,
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		conn *c;
 		spiffe_errbuf eb;
@@ -1774,6 +1804,7 @@ static void on_accept(spiffe_evloop *l, void *arg, uint32_t events)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->srv = s;
+		remote_ip(&ss, c->remote, sizeof(c->remote));
 		spiffe_tls_conn_init(&c->tls);
 		if (spiffe_tls_conn_setup(&c->tls, s->cfg.tls, fd, NULL,
 					  &eb) != 0) {
@@ -1939,7 +1970,8 @@ int spiffe_httpd_run(spiffe_httpd *s, spiffe_errbuf *eb)
 		 * the address space (not RSS) of idle workers down. */
 		pthread_attr_init(&a);
 		pthread_attr_setstacksize(&a, 256 * 1024);
-		rc = pthread_create(&s->threads[s->nthreads], &a, worker, s);
+		rc = spiffe_thread_create(&s->threads[s->nthreads], &a, worker,
+					  s);
 		pthread_attr_destroy(&a);
 		if (rc != 0)
 			break;

@@ -92,6 +92,7 @@ typedef struct spiffe_httpd_req {
 	size_t body_len;
 	int version;                 /* 10, 11 or 20 (HTTP/2) */
 	const spiffe_id *peer;       /* mTLS client's ID, or NULL */
+	const char *remote;          /* peer's IP ("127.0.0.1"), or "" */
 	/* The parsed head and the bytes it indexes (for HTTP/2, the head
 	 * the stream's header list stands for), for
 	 * spiffe_http_is_hop_by_hop() (a proxy drops those fields). */

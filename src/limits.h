@@ -24,6 +24,7 @@
 #define SPIFFE_JWT_DEFAULT_LEEWAY 60       /* seconds, like go-spiffe */
 #define SPIFFE_JWT_CACHE_MAX 1048576       /* verified-token cache entries */
 #define SPIFFE_JWT_CACHE_MAX_ENTRY 16384   /* bytes one entry may hold */
+#define SPIFFE_JWT_AUTH_CACHE 1024         /* verified tokens a server keeps */
 
 /* Bundles. */
 #define SPIFFE_JWKS_MAX_KEYS 256

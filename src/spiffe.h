@@ -13,7 +13,10 @@
  *   jwtsvid                         JWT-SVIDs
  *   address, workloadapi            the Workload API client and sources
  *   tls, httpd, httpc, http1        SPIFFE TLS and HTTPS transport
- *   cli                             flag parsing for the programs
+ *   jwtauth, rproxy                 JWT-SVID bearer authentication of
+ *                                   requests; a SPIFFE reverse proxy
+ *   cli, log                        flags and Go-style log lines for the
+ *                                   programs
  * The protocol cores (hpack, h2, grpc) and the agent's modules are the
  * library's own and are not part of this interface.
  */
@@ -36,6 +39,9 @@
 #include "http1.h"
 #include "httpd.h"
 #include "httpc.h"
+#include "jwtauth.h"
+#include "rproxy.h"
 #include "cli.h"
+#include "log.h"
 
 #endif

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "clock.h"
 
 #define DEFAULT_STARTUP_MS 30000
@@ -35,6 +37,7 @@ struct base {
 struct spiffe_x509_source {
 	struct base b;
 	spiffe_x509_context *cur;
+	spiffe_tls_svid *tls;           /* cur->svids[0], for handshakes */
 };
 
 struct jwt_entry {
@@ -178,18 +181,70 @@ static int base_start(struct base *b, const spiffe_wlapi_options *o,
 
 /* ---- X.509 ------------------------------------------------------------ */
 
+/*
+ * A TLS copy of an SVID of a context (the context is shared and
+ * immutable; a TLS SVID owns its chain and key): the chain's DER and the
+ * key's PKCS#8, parsed again.  NULL with eb set on failure.
+ */
+static spiffe_tls_svid *tls_copy(const spiffe_x509svid *v, spiffe_errbuf *eb)
+{
+	spiffe_x509svid copy;
+	spiffe_tls_svid *out = NULL;
+	uint8_t *der = NULL, *key = NULL;
+	size_t dlen = 0, klen = 0, o = 0;
+	const mbedtls_x509_crt *c;
+
+	spiffe_x509svid_init(&copy);
+	for (c = &v->chain; c != NULL && c->raw.len > 0; c = c->next)
+		dlen += c->raw.len;
+	if ((der = malloc(dlen ? dlen : 1)) == NULL) {
+		spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (c = &v->chain; c != NULL && c->raw.len > 0; c = c->next) {
+		memcpy(der + o, c->raw.p, c->raw.len);
+		o += c->raw.len;
+	}
+	if (spiffe_x509_key_write_pkcs8(&v->key, &key, &klen, eb) != 0 ||
+	    spiffe_x509svid_parse_der(&copy, der, dlen, key, klen, eb) != 0 ||
+	    spiffe_tls_svid_new(&out, &copy, eb) != 0)
+		out = NULL;
+done:
+	if (key != NULL) {
+		mbedtls_platform_zeroize(key, klen);
+		free(key);
+	}
+	free(der);
+	spiffe_x509svid_free(&copy);
+	return out;
+}
+
 static void x509_update(void *arg, spiffe_x509_context *ctx)
 {
 	spiffe_x509_source *s = arg;
 	spiffe_x509_context *old;
+	spiffe_tls_svid *tls = NULL, *old_tls = NULL;
+	spiffe_errbuf eb;
 
+	/* Converted here, once per update, not in every handshake. */
+	if (ctx->nsvids > 0 && (tls = tls_copy(&ctx->svids[0], &eb)) == NULL)
+		spiffe_wrap(&eb, 0, "X.509-SVID for TLS");
 	pthread_mutex_lock(&s->b.mu);
 	old = s->cur;
 	s->cur = spiffe_x509_context_ref(ctx);
+	if (tls != NULL) {
+		old_tls = s->tls;
+		s->tls = tls;
+	} else {
+		/* Handshakes go on with the SVID they had. */
+		memcpy(s->b.last_err, eb.msg, sizeof(s->b.last_err));
+		s->b.have_err = 1;
+	}
 	s->b.version++;
 	pthread_cond_broadcast(&s->b.cv);
 	pthread_mutex_unlock(&s->b.mu);
 	spiffe_x509_context_unref(old);
+	spiffe_tls_svid_unref(old_tls);
 }
 
 int spiffe_x509_source_new(spiffe_x509_source **out,
@@ -214,6 +269,7 @@ int spiffe_x509_source_new(spiffe_x509_source **out,
 	if (rc != 0) {
 		base_stop(&s->b);
 		spiffe_x509_context_unref(s->cur);
+		spiffe_tls_svid_unref(s->tls);
 		base_destroy(&s->b);
 		free(s);
 		return rc;
@@ -229,6 +285,7 @@ void spiffe_x509_source_free(spiffe_x509_source *s)
 		return;
 	base_stop(&s->b);
 	spiffe_x509_context_unref(s->cur);
+	spiffe_tls_svid_unref(s->tls);
 	base_destroy(&s->b);
 	free(s);
 }
@@ -251,6 +308,43 @@ uint64_t spiffe_x509_source_version(spiffe_x509_source *s)
 	v = s->b.version;
 	pthread_mutex_unlock(&s->b.mu);
 	return v;
+}
+
+static spiffe_tls_svid *x509_tls_svid(void *arg)
+{
+	spiffe_x509_source *s = arg;
+	spiffe_tls_svid *v;
+
+	pthread_mutex_lock(&s->b.mu);
+	v = s->tls != NULL ? spiffe_tls_svid_ref(s->tls) : NULL;
+	pthread_mutex_unlock(&s->b.mu);
+	return v;
+}
+
+static spiffe_bundle_set *x509_bundles(void *arg)
+{
+	spiffe_x509_source *s = arg;
+	spiffe_bundle_set *set;
+
+	pthread_mutex_lock(&s->b.mu);
+	set = spiffe_bundle_set_ref(s->cur->bundles);
+	pthread_mutex_unlock(&s->b.mu);
+	return set;
+}
+
+spiffe_svid_provider spiffe_x509_source_svid_provider(spiffe_x509_source *s)
+{
+	spiffe_svid_provider p = { x509_tls_svid, s };
+
+	return p;
+}
+
+spiffe_bundle_provider spiffe_x509_source_bundle_provider(
+	spiffe_x509_source *s)
+{
+	spiffe_bundle_provider p = { x509_bundles, s };
+
+	return p;
 }
 
 /* ---- JWT -------------------------------------------------------------- */
@@ -322,6 +416,19 @@ spiffe_bundle_set *spiffe_jwt_source_bundles(spiffe_jwt_source *s)
 	set = spiffe_bundle_set_ref(s->cur);
 	pthread_mutex_unlock(&s->b.mu);
 	return set;
+}
+
+static spiffe_bundle_set *jwt_bundles(void *arg)
+{
+	return spiffe_jwt_source_bundles(arg);
+}
+
+spiffe_bundle_provider spiffe_jwt_source_bundle_provider(
+	spiffe_jwt_source *s)
+{
+	spiffe_bundle_provider p = { jwt_bundles, s };
+
+	return p;
 }
 
 static int str_cmp(const void *a, const void *b)

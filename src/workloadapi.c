@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "grpc.h"
 #include "h2.h"
+#include "thread.h"
 #include "wlapi_msg.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -983,7 +984,7 @@ int spiffe_wlapi_client_new(spiffe_wlapi_client **out,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	if ((rc = pthread_create(&c->thread, NULL, run, c)) != 0) {
+	if ((rc = spiffe_thread_create(&c->thread, NULL, run, c)) != 0) {
 		pthread_cond_destroy(&c->cv);
 		pthread_mutex_destroy(&c->mu);
 		close(c->wake_fd);

@@ -30,6 +30,7 @@
 #include "grpc.h"
 #include "jwtsvid.h"
 #include "spiffeid.h"
+#include "tls.h"
 #include "x509svid.h"
 
 /* enum spiffe_grpc_code and spiffe_grpc_code_name() are in grpc.h. */
@@ -186,6 +187,17 @@ spiffe_x509_context *spiffe_x509_source_get(spiffe_x509_source *s);
 uint64_t spiffe_x509_source_version(spiffe_x509_source *s);
 
 /*
+ * The source as TLS providers (tls.h), go-spiffe's X509Source as an
+ * x509svid.Source and an x509bundle.Source: the default SVID (svids[0])
+ * of the current context, copied for TLS once per update on the watch
+ * thread (so rotation reaches the next handshake), and the context's
+ * bundle set.  s must outlive every configuration using them.
+ */
+spiffe_svid_provider spiffe_x509_source_svid_provider(spiffe_x509_source *s);
+spiffe_bundle_provider spiffe_x509_source_bundle_provider(
+	spiffe_x509_source *s);
+
+/*
  * The JWT source: watches JWT bundles and fetches JWT-SVIDs on demand,
  * caching them per (audience set, SPIFFE ID), at most
  * SPIFFE_WLAPI_JWT_CACHE entries, and fetching again once half of a
@@ -201,6 +213,9 @@ SPIFFE_CHECK int spiffe_jwt_source_new(spiffe_jwt_source **out,
 void spiffe_jwt_source_free(spiffe_jwt_source *s);
 /* The current JWT bundles, referenced (unref when done); never NULL. */
 spiffe_bundle_set *spiffe_jwt_source_bundles(spiffe_jwt_source *s);
+/* The same as a provider (for spiffe_jwt_auth); s must outlive it. */
+spiffe_bundle_provider spiffe_jwt_source_bundle_provider(
+	spiffe_jwt_source *s);
 /*
  * The default JWT-SVID's token for aud[0..naud) (and spiffe_id if not
  * NULL) into a malloc'd NUL-terminated string the caller frees.

@@ -288,6 +288,11 @@ if [ $ROOT = 1 ]; then
 		"STATUS PermissionDenied no identity issued"
 	expect_eq uid-unregistered-jwt "$(as 4244 jwt --aud x)" \
 		"STATUS PermissionDenied no identity issued"
+	# Healthy for a caller without an entry too: the agent answered.
+	out=$(setpriv --reuid=4244 --regid=4244 --clear-groups \
+		"$A" healthcheck -socketPath "$SOCK" 2>&1)
+	expect_eq health-no-entry-exit $? 0
+	expect_eq health-no-entry "$out" "Agent is healthy."
 	expect_file_contains attest-log "$T/main.log" \
 		"msg=\"Workload attested\" pid="
 	expect_file_contains attest-log-uid "$T/main.log" \

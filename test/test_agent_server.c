@@ -6,8 +6,12 @@
  * request decoder and claims encoder on their own. */
 #include "test.h"
 
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/server.h"
@@ -852,6 +856,204 @@ TEST(jwt_audience_rules)
 	spiffe_agent_server_tick(A.srv);
 }
 
+/* ---- a real socket: the per-RPC check of the peer --------------------- */
+
+/*
+ * Makes one call on a connected socket with our h2 client, blocking;
+ * returns the gRPC code, or -1, with the message in msg (256 bytes).
+ */
+static int fd_call(int fd, const char *path, char *msg)
+{
+	struct client c;
+	spiffe_grpc_request req;
+	struct rpc *r;
+	const uint8_t empty[5] = { 0 };
+	uint8_t buf[16384];
+	size_t acc;
+
+	memset(&c, 0, sizeof(c));
+	if (spiffe_h2_init(&c.h2, SPIFFE_H2_CLIENT, &cl_cbs, &c, NULL) != 0)
+		return -1;
+	r = &c.rpcs[c.n++];
+	spiffe_grpc_deframer_init(&r->df, 0);
+	spiffe_grpc_request_init(&req, path, "localhost");
+	if (spiffe_grpc_request_add(&req, "workload.spiffe.io", "true") != 0 ||
+	    spiffe_h2_submit_request(&c.h2, req.h, req.n, 0, &r->id) != 0 ||
+	    spiffe_h2_send_data(&c.h2, r->id, empty, 5, 1, &acc) != 0)
+		return -1;
+	while (!r->have_status && r->nmsg == 0) {
+		const uint8_t *p;
+		size_t len;
+		ssize_t n;
+
+		if (spiffe_h2_output(&c.h2, &p, &len) != 0)
+			return -1;
+		if (len > 0) {
+			if (write(fd, p, len) != (ssize_t)len ||
+			    spiffe_h2_output_consumed(&c.h2, len) != 0)
+				return -1;
+			continue;
+		}
+		if ((n = read(fd, buf, sizeof(buf))) <= 0 ||
+		    spiffe_h2_feed(&c.h2, buf, (size_t)n) != 0)
+			return -1;
+	}
+	snprintf(msg, 256, "%s", r->have_status ? r->st.msg : "");
+	return r->have_status ? r->st.code : 0;
+}
+
+/* What the parent's timer watches while the loop runs. */
+static struct orch {
+	spiffe_agent_server *srv;
+	int conn_rd, exit_wr, go_wr, res_rd;
+	pid_t a;
+	int own;
+	int step;
+	int64_t deadline;
+	spiffe_timer t;
+} O;
+
+static void orch_tick(spiffe_evloop *l, void *arg)
+{
+	spiffe_agent_server_stats st;
+	struct pollfd pf = { 0, POLLIN, 0 };
+	char ch = 'x';
+
+	spiffe_agent_server_stats_get(O.srv, &st);
+	if (spiffe_monotonic_ms() > O.deadline) {
+		spiffe_evloop_stop(l);
+		return;
+	}
+	if (O.step == 0 && st.accepted == 1) {
+		/* Attested while its first owner lives; now it may leave
+		 * (and is reaped before its child calls). */
+		if (write(O.exit_wr, &ch, 1) != 1 ||
+		    (!O.own && waitpid(O.a, NULL, 0) < 0) ||
+		    write(O.go_wr, &ch, 1) != 1)
+			O.deadline = 0;
+		O.step = 1;
+	}
+	if (O.step == 1) {
+		pf.fd = O.res_rd;
+		if (poll(&pf, 1, 0) == 1) {
+			spiffe_evloop_stop(l);
+			return;
+		}
+	}
+	if (spiffe_timer_set(l, &O.t, spiffe_monotonic_ms() + 10) != 0)
+		spiffe_evloop_stop(l);
+}
+
+/*
+ * Runs a workload that connects, is attested, then hands the connection
+ * to its child and exits (own=0), or keeps it (own=1); the child calls
+ * FetchX509SVID.  Returns the code; msg gets the message.
+ */
+static int handed_over(const char *sock, int own, char *msg)
+{
+	int conn[2], ex[2], go[2], res[2], code = -1;
+	spiffe_errbuf eb;
+
+	if (pipe(conn) != 0 || pipe(ex) != 0 || pipe(go) != 0 ||
+	    pipe(res) != 0)
+		return -1;
+	O.a = fork();
+	if (O.a == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		char ch;
+		pid_t b;
+
+		memcpy(sa.sun_path, sock, strlen(sock) + 1);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa,
+				      sizeof(sa)) != 0)
+			_exit(1);
+		b = fork();
+		if (b == 0) {
+			char m[256] = "";
+			int rc;
+
+			if (read(go[0], &ch, 1) != 1)
+				_exit(1);
+			rc = fd_call(fd, "/SpiffeWorkloadAPI/FetchX509SVID",
+				     m);
+			if (write(res[1], &rc, sizeof(rc)) != sizeof(rc) ||
+			    write(res[1], m, sizeof(m)) != sizeof(m))
+				_exit(1);
+			_exit(0);
+		}
+		if (read(ex[0], &ch, 1) != 1)
+			_exit(1);
+		if (own) {
+			/* Stay until the child is done. */
+			waitpid(b, NULL, 0);
+		}
+		_exit(0);
+	}
+	O.conn_rd = conn[0];
+	O.exit_wr = ex[1];
+	O.go_wr = go[1];
+	O.res_rd = res[0];
+	O.step = 0;
+	O.own = own;
+	O.deadline = spiffe_monotonic_ms() + 10000;
+	O.t.fn = orch_tick;
+	if (spiffe_timer_set(&A.loop, &O.t, spiffe_monotonic_ms()) == 0 &&
+	    spiffe_evloop_run(&A.loop, &eb) == 0 &&
+	    read(res[0], &code, sizeof(code)) == sizeof(code) &&
+	    read(res[0], msg, 256) == 256) {
+		msg[255] = '\0';
+	} else {
+		code = -1;
+	}
+	spiffe_timer_cancel(&A.loop, &O.t);
+	if (own)
+		waitpid(O.a, NULL, 0);
+	for (int i = 0; i < 2; i++) {
+		close(conn[i]);
+		close(ex[i]);
+		close(go[i]);
+		close(res[i]);
+	}
+	return code;
+}
+
+TEST(peer_replaced)
+{
+	spiffe_agent_listener lis;
+	spiffe_agent_server *srv = NULL;
+	spiffe_errbuf eb;
+	char sock[96], msg[256];
+	int code;
+
+	snprintf(sock, sizeof(sock), "%s/run/api.sock", A.dir);
+	CHECK(spiffe_agent_listen(&lis, sock, &eb) == 0);
+	CHECK(spiffe_agent_server_new(&srv, &A.loop, lis.fd, &A.ca, &A.reg,
+				      &A.att, NULL, &eb) == 0);
+	O.srv = srv;
+	/* The owner stays: served (the uid 0 entry). */
+	code = handed_over(sock, 1, msg);
+	CHECK_INT(code, 0);
+	spiffe_agent_server_free(srv);
+	CHECK(spiffe_agent_server_new(&srv, &A.loop, lis.fd, &A.ca, &A.reg,
+				      &A.att, NULL, &eb) == 0);
+	O.srv = srv;
+	/* The owner left the connection to its child: refused. */
+	code = handed_over(sock, 0, msg);
+	CHECK_INT(code, SPIFFE_GRPC_UNAUTHENTICATED);
+	{
+		static const char want[] = "could not verify existence of the "
+					   "original caller: attestation: "
+					   "process ";
+
+		if (strncmp(msg, want, sizeof(want) - 1) != 0)
+			FAILF("message \"%s\"", msg);
+		CHECK(strstr(msg, " has exited") != NULL);
+	}
+	spiffe_agent_server_free(srv);
+	spiffe_agent_listener_close(&lis);
+}
+
 TEST(decode_requests)
 {
 	spiffe_agent_jwt_req j;
@@ -997,6 +1199,51 @@ TEST(trailers_encoding)
 	CHECK_INT(t.h[3].value_len, 511);
 }
 
+/* Log lines: bare and quoted values, escapes, a cut line. */
+TEST(log_lines)
+{
+	spiffe_agent_log log;
+	spiffe_agent_logline l;
+	char buf[4096], big[3000];
+	int p[2];
+	ssize_t n;
+	int level;
+
+	CHECK(pipe(p) == 0);
+	log.fd = p[1];
+	log.level = SPIFFE_LOG_INFO;
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_DEBUG, "dropped");
+	spiffe_agent_log_end(&l);
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_WARN, "a \"b\"");
+	spiffe_agent_log_cstr(&l, "path", "/usr/bin/x-1.2_b@c^d+e");
+	spiffe_agent_log_str(&l, "evil", "a\nb\"c\\\x01\xff\xc2\x85\xc3\xa9"
+			     "\x7f", 13);
+	spiffe_agent_log_int(&l, "n", -42);
+	spiffe_agent_log_cstr(&l, "e", "");
+	spiffe_agent_log_end(&l);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	CHECK(strncmp(buf, "time=\"", 6) == 0);
+	CHECK_STR(strstr(buf, " level="), " level=warning msg=\"a \\\"b\\\"\" "
+		  "path=/usr/bin/x-1.2_b@c^d+e evil=\"a\\nb\\\"c\\\\\\x01"
+		  "\\xff\\u0085\xc3\xa9\\x7f\" n=-42 e=\n");
+	memset(big, 'a', sizeof(big));
+	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_ERROR, "big");
+	spiffe_agent_log_str(&l, "v", big, sizeof(big));
+	spiffe_agent_log_end(&l);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	CHECK_INT(n, SPIFFE_AGENT_LOG_LINE);
+	CHECK(memcmp(buf + n - 4, "...\n", 4) == 0);
+	close(p[0]);
+	close(p[1]);
+	CHECK(spiffe_agent_log_level_parse("WARNING", 7, &level) == 0 &&
+	      level == SPIFFE_LOG_WARN);
+	CHECK(spiffe_agent_log_level_parse("Debug", 5, &level) == 0 &&
+	      level == SPIFFE_LOG_DEBUG);
+	CHECK(spiffe_agent_log_level_parse("verbose", 7, &level) != 0);
+}
+
 int main(void)
 {
 	if (agent_start() != 0 ||
@@ -1017,11 +1264,13 @@ int main(void)
 	RUN(jwt_and_validate);
 	RUN(jwt_cache);
 	RUN(rotation);
+	RUN(peer_replaced);
 	RUN(jwt_audience_rules);
 	RUN(decode_requests);
 	RUN(claims_struct);
 	RUN(encode_limits);
 	RUN(trailers_encoding);
+	RUN(log_lines);
 	agent_stop();
 	return test_summary();
 }

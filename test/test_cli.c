@@ -7,6 +7,7 @@
 
 #include "test.h"
 #include "cli.h"
+#include "workloadapi.h"
 
 static const char *s_val;
 static int b_val;
@@ -295,6 +296,89 @@ TEST(duration_errors)
 	}
 }
 
+TEST(int_flags)
+{
+	static const struct {
+		const char *v;
+		int rc;
+		int64_t want;
+		const char *msg;
+	} c[] = {
+		{ "0", 0, 0, "" },
+		{ "3000", 0, 3000, "" },
+		{ "+7", 0, 7, "" },
+		{ "-12", 0, -12, "" },
+		{ "9223372036854775807", 0, INT64_MAX, "" },
+		{ "-9223372036854775808", 0, INT64_MIN, "" },
+		{ "9223372036854775808", SPIFFE_ERR_ARG, 0,
+		  "invalid value \"9223372036854775808\" for flag -n: value "
+		  "out of range" },
+		{ "-9223372036854775809", SPIFFE_ERR_ARG, 0,
+		  "invalid value \"-9223372036854775809\" for flag -n: value "
+		  "out of range" },
+		{ "12x", SPIFFE_ERR_ARG, 0,
+		  "invalid value \"12x\" for flag -n: parse error" },
+		{ "-", SPIFFE_ERR_ARG, 0,
+		  "invalid value \"-\" for flag -n: parse error" },
+		{ "0x10", SPIFFE_ERR_ARG, 0,
+		  "invalid value \"0x10\" for flag -n: parse error" },
+	};
+	int64_t n;
+	spiffe_flag f[] = {
+		{ "n", SPIFFE_FLAG_INT, &n, "N", "how many", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char name[] = "-n", v[32];
+		char *argv[] = { name, v };
+		spiffe_errbuf eb;
+		int nargs, rc;
+
+		snprintf(v, sizeof(v), "%s", c[i].v);
+		eb.msg[0] = '\0';
+		n = -1;
+		rc = spiffe_cli_parse(f, 1, 2, argv, &nargs, &eb);
+		if (rc != c[i].rc || strcmp(eb.msg, c[i].msg) != 0 ||
+		    (rc == 0 && n != c[i].want)) {
+			FAILF("case %zu: %d \"%s\" %lld", i, rc, eb.msg,
+			      (long long)n);
+			return;
+		}
+	}
+}
+
+TEST(workload_api_flags)
+{
+	spiffe_cli_wlapi w = SPIFFE_CLI_WLAPI_INIT;
+	spiffe_wlapi_options o;
+	char longp[200];
+	int ms = 0;
+
+	spiffe_wlapi_options_init(&o);
+	CHECK_INT(spiffe_cli_wlapi_options("p", &w, &o, &ms), 0);
+	CHECK(o.address == NULL);       /* $SPIFFE_ENDPOINT_SOCKET */
+	CHECK_INT(ms, 30000);
+	/* A bare path, as SPIRE's tools take it; URLs as given. */
+	w.socket = "/tmp/agent.sock";
+	CHECK_INT(spiffe_cli_wlapi_options("p", &w, &o, &ms), 0);
+	CHECK_STR(o.address, "unix:///tmp/agent.sock");
+	w.socket = "tcp://127.0.0.1:8081";
+	CHECK_INT(spiffe_cli_wlapi_options("p", &w, &o, &ms), 0);
+	CHECK_STR(o.address, "tcp://127.0.0.1:8081");
+	/* Usage errors (the message goes to stderr) exit 2. */
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	w.socket = longp;
+	CHECK_INT(spiffe_cli_wlapi_options("p", &w, &o, &ms), 2);
+	w.socket = NULL;
+	w.timeout = 999999;             /* under 1 ms */
+	CHECK_INT(spiffe_cli_wlapi_options("p", &w, &o, &ms), 2);
+	w.timeout = 1000000;
+	CHECK_INT(spiffe_cli_wlapi_options("p", &w, &o, &ms), 0);
+	CHECK_INT(ms, 1);
+}
+
 TEST(read_file_bounds)
 {
 	char path[] = "/tmp/test_cli_XXXXXX";
@@ -343,6 +427,8 @@ int main(void)
 	RUN(usage_lists_every_flag);
 	RUN(durations);
 	RUN(duration_errors);
+	RUN(int_flags);
+	RUN(workload_api_flags);
 	RUN(read_file_bounds);
 	return test_summary();
 }

@@ -32,6 +32,7 @@
 #include "httpc.h"
 #include "httpd.h"
 #include "net.h"
+#include "rproxy.h"
 #include "test.h"
 #include "tls.h"
 
@@ -79,6 +80,35 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 	}
 	if (req->target_len == 6 && memcmp(req->target, "/sleep", 6) == 0)
 		usleep(300 * 1000);
+	if (req->target_len >= 12 &&
+	    memcmp(req->target, "/base/fields", 12) == 0) {
+		/* What a proxy forwarded: target, fields, body; and fields
+		 * of its own, hop-by-hop ones among them. */
+		if (spiffe_httpd_resp_write(resp, req->target,
+					    req->target_len) != 0 ||
+		    spiffe_httpd_resp_write(resp, "\n", 1) != 0)
+			return;
+		for (size_t i = 0; i < req->nfields; i++) {
+			const spiffe_http_kv *f = &req->fields[i];
+
+			if (spiffe_httpd_resp_write(resp, f->name,
+						    f->name_len) != 0 ||
+			    spiffe_httpd_resp_write(resp, ": ", 2) != 0 ||
+			    spiffe_httpd_resp_write(resp, f->value,
+						    f->value_len) != 0 ||
+			    spiffe_httpd_resp_write(resp, "\n", 1) != 0)
+				return;
+		}
+		if (spiffe_httpd_resp_write(resp, req->body,
+					    req->body_len) != 0 ||
+		    spiffe_httpd_resp_header(resp, "X-Echo", 6, "1", 1) ||
+		    spiffe_httpd_resp_header(resp, "Keep-Alive", 10,
+					     "timeout=9", 9) ||
+		    spiffe_httpd_resp_header(resp, "Upgrade", 7, "x", 1))
+			return;
+		resp->status = 201;
+		return;
+	}
 	if (req->target_len == 4 && memcmp(req->target, "/hdr", 4) == 0) {
 		/* What the example server reads, through the same call. */
 		static const char *const names[] = { "host", "authorization",
@@ -154,10 +184,14 @@ static void *srv_main(void *arg)
 	return NULL;
 }
 
-/* Starts a server; zero idle_ms and write_ms take the defaults. */
-static void srv_start_opt(struct srv *s, const char *svid_name,
-			  int header_ms, int max_conns, int no_h2,
-			  int idle_ms, int write_ms)
+/*
+ * Starts a server with handler h; zero idle_ms and write_ms take the
+ * defaults.
+ */
+static void srv_start_full(struct srv *s, const char *svid_name,
+			   int header_ms, int max_conns, int no_h2,
+			   int idle_ms, int write_ms,
+			   spiffe_httpd_handler h, void *arg)
 {
 	spiffe_httpd_config cfg;
 	spiffe_svid_provider sp;
@@ -179,7 +213,8 @@ static void srv_start_opt(struct srv *s, const char *svid_name,
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = "127.0.0.1:0";
 	cfg.tls = &s->tls;
-	cfg.handler = handler;
+	cfg.handler = h;
+	cfg.handler_arg = arg;
 	cfg.header_timeout_ms = header_ms;
 	cfg.max_conns = max_conns;
 	cfg.max_body = 256 * 1024;
@@ -195,6 +230,14 @@ static void srv_start_opt(struct srv *s, const char *svid_name,
 		abort();
 	s->port = spiffe_httpd_port(&s->httpd);
 	pthread_create(&s->th, NULL, srv_main, s);
+}
+
+static void srv_start_opt(struct srv *s, const char *svid_name,
+			  int header_ms, int max_conns, int no_h2,
+			  int idle_ms, int write_ms)
+{
+	srv_start_full(s, svid_name, header_ms, max_conns, no_h2, idle_ms,
+		       write_ms, handler, NULL);
 }
 
 static void srv_start(struct srv *s, const char *svid_name,
@@ -610,6 +653,148 @@ TEST(graceful_stop_finishes_in_flight)
 	spiffe_httpd_free(&s.httpd);
 	spiffe_tls_config_free(&s.tls);
 	spiffe_tls_memsource_free(&s.src);
+}
+
+TEST(many_client_handshakes_in_flight)
+{
+	/* A proxy with many workers starts as many upstream handshakes at
+	 * once; each client holds an ephemeral key from ClientHello to
+	 * ServerHello.  PSA's static key store had 32 slots: the 33rd
+	 * handshake failed with "out of memory". */
+	enum { N = 80 };
+	static struct raw w[N];
+	struct srv s;
+	struct cli c;
+	spiffe_errbuf eb;
+	int64_t dl = spiffe_monotonic_ms() + 20000;
+	char ps[8];
+	int i, rc;
+
+	srv_start(&s, "server", 20000, 0);
+	cli_init(&c, s.port, "spiffe://example.org/server");
+	snprintf(ps, sizeof(ps), "%d", s.port);
+	for (i = 0; i < N; i++) {
+		spiffe_tls_conn_init(&w[i].tls);
+		CHECK_INT(spiffe_net_connect("127.0.0.1", ps, dl, &w[i].fd,
+					     NULL), 0);
+		CHECK_INT(spiffe_tls_conn_setup(&w[i].tls, &c.tls, w[i].fd,
+						NULL, NULL), 0);
+		rc = spiffe_tls_handshake(&w[i].tls, &eb);
+		if (rc != SPIFFE_ERR_AGAIN)
+			FAILF("handshake %d: %d %s", i, rc, eb.msg);
+		CHECK_INT(rc, SPIFFE_ERR_AGAIN);
+	}
+	for (i = 0; i < N; i++) {
+		rc = spiffe_tls_handshake_wait(&w[i].tls, dl, &eb);
+		if (rc != 0)
+			FAILF("handshake %d: %s", i, eb.msg);
+		CHECK_INT(rc, 0);
+	}
+	for (i = 0; i < N; i++)
+		raw_close(&w[i]);
+	cli_free(&c);
+	srv_stop(&s);
+}
+
+TEST(rproxy_forwards_end_to_end)
+{
+	struct srv up, px;
+	spiffe_rproxy_config pc;
+	struct cli c, upc;
+	struct raw w;
+	spiffe_rproxy p;
+	spiffe_errbuf eb;
+	char url[64];
+	const char *got;
+	int rc;
+
+	srv_start(&up, "server", 5000, 0);
+	/* The proxy's upstream client: upc's TLS config, for the server. */
+	cli_init(&upc, up.port, "spiffe://example.org/server");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/base/", up.port);
+	memset(&pc, 0, sizeof(pc));
+	pc.url = url;
+	pc.url_len = strlen(url);
+	pc.tls = &upc.tls;
+	pc.pool = 2;
+	CHECK_INT(spiffe_rproxy_init(&p, &pc, &eb), 0);
+	srv_start_full(&px, "server", 5000, 0, 0, 0, 0, spiffe_rproxy_handler,
+		       &p);
+	cli_init(&c, px.port, "spiffe://example.org/server");
+	CHECK_INT(raw_open(&w, &c, px.port), 0);
+	CHECK_INT(raw_send(&w, "POST /fields?q=1 HTTP/1.1\r\nHost: h:1\r\n"
+			   "Authorization: Bearer a.b.c\r\n"
+			   "X-Forwarded-For: 10.0.0.1\r\n"
+			   "Connection: keep-alive, X-Hop\r\n"
+			   "X-Hop: 1\r\nTE: trailers\r\n"
+			   "Keep-Alive: timeout=5\r\n"
+			   "Proxy-Authorization: Basic eA==\r\n"
+			   "X-Forwarded-For: 10.0.0.2\r\n"
+			   "Transfer-Encoding: chunked\r\n\r\n"
+			   "4\r\nbody\r\n0\r\n\r\n"), 0);
+	got = raw_recv(&w, "body", 3000, &rc);
+	CHECK_INT(rc, 0);
+	CHECK(strncmp(got, "HTTP/1.1 201 Created\r\n", 22) == 0);
+	CHECK(strstr(got, "\r\nX-Echo: 1\r\n") != NULL);
+	CHECK(strstr(got, "Keep-Alive") == NULL);
+	CHECK(strstr(got, "Upgrade") == NULL);
+	/* The base path joined, end-to-end fields in order, one
+	 * X-Forwarded-For with our peer last, the body framed again. */
+	CHECK(strstr(got, "\r\n\r\n/base/fields?q=1\n"
+		     "Host: h:1\n"
+		     "Authorization: Bearer a.b.c\n"
+		     "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 127.0.0.1\n"
+		     "Content-Length: 4\n"
+		     "body") != NULL);
+	/* Absolute-form is reduced to its path and query. */
+	CHECK_INT(raw_send(&w, "GET https://x.test/fields HTTP/1.1\r\n"
+			   "Host: x.test\r\n\r\n"), 0);
+	got = raw_recv(&w, "127.0.0.1\n", 3000, &rc);
+	CHECK_INT(rc, 0);
+	CHECK(strstr(got, "\r\n\r\n/base/fields\nHost: x.test\n") != NULL);
+	CHECK_INT(raw_send(&w, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+	got = raw_recv(&w, "\r\n\r\n", 3000, &rc);
+	CHECK(strncmp(got, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
+	raw_close(&w);
+	/* Upstream gone: 502. */
+	srv_stop(&up);
+	{
+		spiffe_httpc_resp r;
+
+		spiffe_httpc_resp_init(&r);
+		CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/", 1,
+					       NULL, 0, NULL, 0, &r, &eb), 0);
+		CHECK_INT(r.status, 502);
+		CHECK_INT(r.body_len, 0);
+		spiffe_httpc_resp_free(&r);
+	}
+	cli_free(&c);
+	srv_stop(&px);
+	spiffe_rproxy_free(&p);
+	spiffe_rproxy_free(&p);
+	cli_free(&upc);
+}
+
+TEST(rproxy_init_checks_url)
+{
+	struct cli c;
+	spiffe_rproxy_config pc;
+	spiffe_rproxy p;
+	spiffe_errbuf eb;
+
+	cli_init(&c, 1, "spiffe://example.org/server");
+	memset(&pc, 0, sizeof(pc));
+	pc.tls = &c.tls;
+	pc.url = "http://x";
+	pc.url_len = 8;
+	CHECK_INT(spiffe_rproxy_init(&p, &pc, &eb), SPIFFE_ERR_ARG);
+	CHECK_STR(eb.msg, "upstream URL: URL must start with https://");
+	pc.url = "https://x/?a";
+	pc.url_len = 12;
+	CHECK_INT(spiffe_rproxy_init(&p, &pc, &eb), SPIFFE_ERR_ARG);
+	CHECK_STR(eb.msg, "upstream URL: a query is not supported");
+	spiffe_rproxy_free(&p);
+	cli_free(&c);
 }
 
 TEST(url_parse)
@@ -1526,6 +1711,9 @@ static int unit_tests(void)
 	RUN1(max_conns_refused);
 	RUN1(wrong_server_id_refused);
 	RUN1(graceful_stop_finishes_in_flight);
+	RUN1(many_client_handshakes_in_flight);
+	RUN1(rproxy_forwards_end_to_end);
+	RUN1(rproxy_init_checks_url);
 	RUN1(url_parse);
 	RUN1(h2_concurrent_streams);
 	RUN1(h2_same_rules_as_http1);
@@ -1564,49 +1752,6 @@ static long num(const char *s)
 	return v;
 }
 
-struct proxy {
-	spiffe_httpc up;
-	const char *path;
-};
-
-/* Forwards a request upstream, end to end headers only. */
-static void proxy_handler(void *arg, const spiffe_httpd_req *req,
-			  spiffe_httpd_resp *resp)
-{
-	struct proxy *p = arg;
-	spiffe_http_kv f[SPIFFE_HTTP_MAX_HEADERS];
-	spiffe_httpc_resp r;
-	spiffe_errbuf eb;
-	size_t n = 0;
-
-	for (size_t i = 0; i < req->nfields; i++) {
-		const spiffe_http_kv *k = &req->fields[i];
-
-		/* Hop-by-hop fields stay here; the client frames the body
-		 * itself. */
-		if (spiffe_http_is_hop_by_hop(req->head, req->raw,
-					      (const uint8_t *)k->name,
-					      k->name_len) ||
-		    (k->name_len == 14 &&
-		     strncasecmp(k->name, "content-length", 14) == 0))
-			continue;
-		f[n++] = *k;
-	}
-	spiffe_httpc_resp_init(&r);
-	if (spiffe_httpc_request(&p->up, req->method, req->method_len,
-				 req->target, req->target_len, f, n,
-				 req->body, req->body_len, &r, &eb) != 0) {
-		fprintf(stderr, "upstream: %s\n", eb.msg);
-		resp->status = 502;
-		spiffe_httpc_resp_free(&r);
-		return;
-	}
-	resp->status = r.status;
-	if (spiffe_httpd_resp_write(resp, r.body, r.body_len) != 0)
-		resp->err = 1;
-	spiffe_httpc_resp_free(&r);
-}
-
 static int serve(int argc, char **argv, int is_proxy)
 {
 	spiffe_tls_memsource src;
@@ -1617,7 +1762,8 @@ static int serve(int argc, char **argv, int is_proxy)
 	spiffe_svid_provider sp;
 	spiffe_bundle_provider bp;
 	spiffe_errbuf eb;
-	struct proxy px;
+	spiffe_rproxy_config pc;
+	spiffe_rproxy px;
 	const char *mtls = NULL;
 	int i, mode = SPIFFE_TLS_SERVER, opt0 = is_proxy ? 8 : 5, up_h2 = 0;
 	int fixed = 0;
@@ -1673,15 +1819,10 @@ static int serve(int argc, char **argv, int is_proxy)
 	cfg.catch_signals = 1;
 	cfg.log = say;
 	if (is_proxy) {
-		spiffe_httpc_config hc;
 		spiffe_authorizer az;
 		spiffe_id id;
-		char host[256], port[8];
-		size_t pl;
 
-		if (spiffe_id_parse_cstr(&id, argv[7], &eb) != 0 ||
-		    spiffe_httpc_parse_url(argv[6], strlen(argv[6]), host,
-					   port, &px.path, &pl, &eb) != 0) {
+		if (spiffe_id_parse_cstr(&id, argv[7], &eb) != 0) {
 			fprintf(stderr, "%s\n", eb.msg);
 			return 2;
 		}
@@ -1689,15 +1830,18 @@ static int serve(int argc, char **argv, int is_proxy)
 		if (spiffe_tls_config_init(&uptls, SPIFFE_TLS_CLIENT, NULL,
 					   &bp, &az, &eb) != 0)
 			return 1;
-		memset(&hc, 0, sizeof(hc));
-		hc.tls = &uptls;
-		hc.pool = cfg.workers > 0 ? cfg.workers : 2;
-		hc.h2 = up_h2;
-		if (spiffe_httpc_init(&px.up, &hc, host, port, &eb) != 0) {
+		memset(&pc, 0, sizeof(pc));
+		pc.url = argv[6];
+		pc.url_len = strlen(argv[6]);
+		pc.tls = &uptls;
+		pc.pool = cfg.workers > 0 ? cfg.workers : 2;
+		pc.h2 = up_h2;
+		pc.log = say;
+		if (spiffe_rproxy_init(&px, &pc, &eb) != 0) {
 			fprintf(stderr, "%s\n", eb.msg);
-			return 1;
+			return 2;
 		}
-		cfg.handler = proxy_handler;
+		cfg.handler = spiffe_rproxy_handler;
 		cfg.handler_arg = &px;
 	}
 	if (spiffe_httpd_init(&srv, &cfg, &eb) != 0) {
@@ -1716,7 +1860,7 @@ static int serve(int argc, char **argv, int is_proxy)
 		(unsigned long long)srv.requests);
 	spiffe_httpd_free(&srv);
 	if (is_proxy) {
-		spiffe_httpc_free(&px.up);
+		spiffe_rproxy_free(&px);
 		spiffe_tls_config_free(&uptls);
 	}
 	spiffe_tls_config_free(&tls);

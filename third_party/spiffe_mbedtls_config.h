@@ -77,6 +77,11 @@
 /* TLS; no session tickets, no cache, no renegotiation: every handshake
  * runs SPIFFE verification and authorization again. */
 #define MBEDTLS_PSA_CRYPTO_C
+/* A key store that grows: each TLS 1.3 handshake in flight holds a PSA
+ * key (its ephemeral ECDHE share, from ClientHello to ServerHello on a
+ * client), and the static store's 32 slots failed the 33rd concurrent
+ * handshake with "out of memory" (a proxy with many upstream workers). */
+#define MBEDTLS_PSA_KEY_STORE_DYNAMIC
 #define MBEDTLS_SSL_TLS_C
 #define MBEDTLS_SSL_CLI_C
 #define MBEDTLS_SSL_SRV_C

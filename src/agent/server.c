@@ -205,10 +205,15 @@ static int entry_cmp(const spiffe_agent_entry *a, const spiffe_agent_entry *b)
 	return r != 0 ? r : strcmp(a->id, b->id);
 }
 
-/* An item issued for a stays valid for b: same ID, entry and TTL. */
+/*
+ * An item issued for a carries over to b: same SPIFFE ID, entry ID and
+ * TTL, and the same hint (a new item has a new version, so streams that
+ * show it are sent the new hint).
+ */
 static int same_svid(const spiffe_agent_entry *a, const spiffe_agent_entry *b)
 {
-	return entry_cmp(a, b) == 0 && a->x509_svid_ttl == b->x509_svid_ttl;
+	return entry_cmp(a, b) == 0 && a->x509_svid_ttl == b->x509_svid_ttl &&
+	       strcmp(a->hint, b->hint) == 0;
 }
 
 static void item_drop(struct item *it)
@@ -332,7 +337,17 @@ static int item_due(const spiffe_agent_server *s, size_t i, int64_t now)
 
 /* ---- matching ----------------------------------------------------------- */
 
-/* Brings c->match up to date with the snapshot; SPIFFE_ERR_NOMEM. */
+static int matches(const struct conn *c, const spiffe_agent_entry *e)
+{
+	/* An entry without selectors never matches. */
+	return c->attest_rc == 0 && e->sel.n > 0 &&
+	       spiffe_selectors_subset(&e->sel, &c->w.sel);
+}
+
+/*
+ * Brings c->match up to date with the snapshot (counted first, so a
+ * connection holds only the indexes it matches); SPIFFE_ERR_NOMEM.
+ */
 static int conn_match(struct conn *c)
 {
 	spiffe_agent_server *s = c->srv;
@@ -344,19 +359,14 @@ static int conn_match(struct conn *c)
 	c->match = NULL;
 	c->nmatch = 0;
 	c->match_gen = 0;
-	if (c->attest_rc == 0 && s->snap.n > 0) {
-		c->match = malloc(s->snap.n * sizeof(*c->match));
-		if (c->match == NULL)
-			return SPIFFE_ERR_NOMEM;
-		for (size_t i = 0; i < s->snap.n; i++) {
-			const spiffe_agent_entry *e = &s->snap.v[i];
-
-			/* An entry without selectors never matches. */
-			if (e->sel.n > 0 &&
-			    spiffe_selectors_subset(&e->sel, &c->w.sel))
-				c->match[n++] = i;
-		}
-	}
+	for (size_t i = 0; i < s->snap.n; i++)
+		n += (size_t)matches(c, &s->snap.v[i]);
+	if (n > 0 && (c->match = malloc(n * sizeof(*c->match))) == NULL)
+		return SPIFFE_ERR_NOMEM;
+	n = 0;
+	for (size_t i = 0; i < s->snap.n; i++)
+		if (matches(c, &s->snap.v[i]))
+			c->match[n++] = i;
 	c->nmatch = n;
 	c->match_gen = s->gen;
 	return 0;
@@ -1832,9 +1842,10 @@ static int make_dirs(char *dir, spiffe_errbuf *eb)
 		if (rc != 0)
 			return rc;
 	}
-	/* chmod after mkdir: the umask must not lock workloads out. */
+	/* chmod after mkdir: the umask must not lock workloads out (and
+	 * never through a symbolic link swapped in meanwhile). */
 	if ((mkdir(dir, 0755) != 0 && errno != EEXIST) ||
-	    chmod(dir, 0755) != 0)
+	    fchmodat(AT_FDCWD, dir, 0755, AT_SYMLINK_NOFOLLOW) != 0)
 		return spiffe_fail(eb, SPIFFE_ERR_IO, "cannot create %s: %s",
 				   dir, strerror(errno));
 	return 0;
@@ -1914,7 +1925,8 @@ int spiffe_agent_listen(spiffe_agent_listener *l, const char *path,
 		goto out;
 	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    chmod(path, 0777) != 0 || listen(fd, 512) != 0 ||
+	    fchmodat(AT_FDCWD, path, 0777, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    listen(fd, 512) != 0 ||
 	    lstat(path, &st) != 0) {
 		rc = spiffe_fail(eb, SPIFFE_ERR_IO, "cannot listen on %s: %s",
 				 path, strerror(errno));
@@ -1924,6 +1936,7 @@ int spiffe_agent_listen(spiffe_agent_listener *l, const char *path,
 	l->ino = st.st_ino;
 	memcpy(l->path, path, strlen(path) + 1);
 	l->fd = fd;
+	l->open = 1;
 	fd = -1;
 	rc = 0;
 out:
@@ -1937,10 +1950,11 @@ void spiffe_agent_listener_close(spiffe_agent_listener *l)
 {
 	struct stat st;
 
-	if (l->fd < 0)
+	if (!l->open)
 		return;
 	close(l->fd);
 	l->fd = -1;
+	l->open = 0;
 	if (lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    st.st_dev == l->dev && st.st_ino == l->ino)
 		unlink(l->path);

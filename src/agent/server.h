@@ -132,6 +132,7 @@ void spiffe_agent_server_stats_get(const spiffe_agent_server *s,
 
 /* The Workload API socket: its descriptor and what was bound. */
 typedef struct spiffe_agent_listener {
+	int open;               /* fd is ours to close */
 	int fd;                 /* listening, non-blocking; -1: none */
 	dev_t dev;              /* the socket file spiffe_agent_listen */
 	ino_t ino;              /* made, so only it is removed */
@@ -156,8 +157,8 @@ SPIFFE_CHECK int spiffe_agent_listen(spiffe_agent_listener *l,
 
 /*
  * Closes the socket and removes its file if it is still the one
- * spiffe_agent_listen made (same device and inode); safe on an empty
- * listener and twice.
+ * spiffe_agent_listen made (same device and inode); safe on a zeroed
+ * or empty listener and twice.
  */
 void spiffe_agent_listener_close(spiffe_agent_listener *l);
 

@@ -88,22 +88,20 @@ static struct opts {
 /* Values from the config file, kept for the run's lifetime. */
 static char *config_text;
 
-static const char *const config_keys[] = {
-	"trustDomain", "socketPath", "dataDir", "x509SVIDTTL", "jwtSVIDTTL",
-	"logLevel",
+/* The settings a config file may hold: the run flags, by name. */
+static const struct setting {
+	const char *key;
+	const char **dst;
+} settings[] = {
+	{ "trustDomain", &o.td },
+	{ "socketPath", &o.socket },
+	{ "dataDir", &o.data_dir },
+	{ "x509SVIDTTL", &o.x509_ttl },
+	{ "jwtSVIDTTL", &o.jwt_ttl },
+	{ "logLevel", &o.log_level },
 };
 
-static const char **config_slot(size_t k)
-{
-	switch (k) {
-	case 0: return &o.td;
-	case 1: return &o.socket;
-	case 2: return &o.data_dir;
-	case 3: return &o.x509_ttl;
-	case 4: return &o.jwt_ttl;
-	default: return &o.log_level;
-	}
-}
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static int is_blank(char c)
 {
@@ -116,7 +114,7 @@ static int is_blank(char c)
  */
 static void read_config(const char *path, const int *set)
 {
-	int seen[sizeof(config_keys) / sizeof(config_keys[0])] = { 0 };
+	int seen[NSETTINGS] = { 0 };
 	spiffe_errbuf eb;
 	size_t len, lineno = 0;
 	char *p, *end;
@@ -165,11 +163,10 @@ static void read_config(const char *path, const int *set)
 			v[vl - 1] = '\0';
 			v++;
 		}
-		for (key = 0; key < sizeof(config_keys) /
-		     sizeof(config_keys[0]); key++)
-			if (strcmp(k, config_keys[key]) == 0)
+		for (key = 0; key < NSETTINGS; key++)
+			if (strcmp(k, settings[key].key) == 0)
 				break;
-		if (key == sizeof(config_keys) / sizeof(config_keys[0])) {
+		if (key == NSETTINGS) {
 			errline("%s:%zu: unknown setting \"%s\"", path, lineno,
 				k);
 			exit(EXIT_USAGE);
@@ -183,7 +180,7 @@ static void read_config(const char *path, const int *set)
 			exit(EXIT_USAGE);
 		}
 		if (!set[key])
-			*config_slot(key) = v;
+			*settings[key].dst = v;
 	}
 }
 
@@ -219,7 +216,10 @@ static int parse_ttl(const char *name, const char *s, int64_t *secs)
 /* ---- commands ----------------------------------------------------------- */
 
 #define F_CONFIG { "config", SPIFFE_FLAG_STRING, &o.config, "FILE", \
-	"settings file: \"key = value\" lines named as the flags", 0 }
+	"settings: one \"key = value\" a line, keys named as the flags\n" \
+	"(trustDomain, socketPath, dataDir, x509SVIDTTL, jwtSVIDTTL,\n" \
+	"logLevel), values optionally in \"quotes\", # comments; a flag\n" \
+	"given on the command line wins", 0 }
 #define F_TD { "trustDomain", SPIFFE_FLAG_STRING, &o.td, "TD", \
 	"the trust domain (default " DEFAULT_TD ")", 0 }
 #define F_DATA { "dataDir", SPIFFE_FLAG_STRING, &o.data_dir, "DIR", \
@@ -296,7 +296,7 @@ struct cmd {
 
 #define NFLAGS(f) (sizeof(f) / sizeof((f)[0]))
 
-/* The index of flag name in flags (it is there). */
+/* 1 if flag name is among flags and was given. */
 static int flag_set(const spiffe_flag *flags, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -308,11 +308,10 @@ static int flag_set(const spiffe_flag *flags, size_t n, const char *name)
 /* Applies -config and the defaults for the command's flags. */
 static void settle(const spiffe_flag *flags, size_t n)
 {
-	int set[sizeof(config_keys) / sizeof(config_keys[0])];
+	int set[NSETTINGS];
 
-	for (size_t k = 0; k < sizeof(config_keys) / sizeof(config_keys[0]);
-	     k++)
-		set[k] = flag_set(flags, n, config_keys[k]);
+	for (size_t k = 0; k < NSETTINGS; k++)
+		set[k] = flag_set(flags, n, settings[k].key);
 	if (o.config != NULL)
 		read_config(o.config, set);
 	if (o.td == NULL)

@@ -900,21 +900,16 @@ static int api_exit(int rc)
  */
 static spiffe_wlapi_client *api_client(void)
 {
-	static char addr[SPIFFE_ADDR_PATH_MAX + 16];
+	static char addr[SPIFFE_CLI_ADDR_SIZE];
 	spiffe_wlapi_options wo;
 	spiffe_wlapi_client *c;
 	spiffe_errbuf eb;
 
 	spiffe_wlapi_options_init(&wo);
-	wo.address = o.socket;
-	if (o.socket != NULL && o.socket[0] == '/') {
-		if ((size_t)snprintf(addr, sizeof(addr), "unix://%s",
-				     o.socket) >= sizeof(addr)) {
-			errline("socket path is longer than %d bytes",
-				SPIFFE_ADDR_PATH_MAX);
-			exit(EXIT_USAGE);
-		}
-		wo.address = addr;
+	if (spiffe_cli_socket_address(o.socket, addr, &wo.address,
+				      &eb) != 0) {
+		errline("%s", eb.msg);
+		exit(EXIT_USAGE);
 	}
 	if (o.timeout < 1000000) {
 		errline("flag -timeout must be at least 1ms");

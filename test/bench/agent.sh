@@ -82,7 +82,7 @@ $PY -c "import sys; t = float(sys.argv[1]); \
 print('JWT-SVID from the cache: 2000 in %.0f ms: %.0f/s' % \
 (t * 1e3, 2000 / t))" "$2"
 
-# --- memory with 100 workloads ------------------------------------------------
+# --- memory with 100 workloads ---------------------------------------------
 for i in $(seq 0 99); do
 	setpriv --reuid=$((5000 + i)) --regid=$((5000 + i)) --clear-groups \
 		"$b/spiffe" api watch -socketPath "$SOCK" > "$T/w$i.out" 2>&1 &

@@ -19,6 +19,12 @@ Control (for tests):
 The state folder gets: ready, bundle.pem, bundle.der, svid.pem, key.pem,
 serial (hex of the current leaf), jwks.json, jwt-key.pem, calls.log.
 
+Two instances, one identity each, share a trust domain with --shared DIR:
+the first to start saves its root CA and JWT signing key there (ca.pem,
+ca-key.pem, jwt-key.pem), later ones (and restarts) load them.  --dns NAME
+adds a DNS SAN to the X.509-SVID, as a SPIRE entry's -dns does (so curl
+can check the name); --jwt-kid sets the JWT key ID.
+
 Usage: fake_workload_api.py --socket PATH --state DIR [options]
 """
 import argparse
@@ -77,7 +83,7 @@ def make_ca(td, cn, parent=None, parent_key=None, uri=True):
     return cert, key
 
 
-def make_leaf(spiffe_id, ca, ca_key, ttl):
+def make_leaf(spiffe_id, ca, ca_key, ttl, dns=()):
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([]))
@@ -97,9 +103,44 @@ def make_leaf(spiffe_id, ca, ca_key, ttl):
                 [ExtendedKeyUsageOID.SERVER_AUTH,
                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .add_extension(x509.SubjectAlternativeName(
-                [x509.UniformResourceIdentifier(spiffe_id)]), critical=True)
+                [x509.UniformResourceIdentifier(spiffe_id)] +
+                [x509.DNSName(d) for d in dns]), critical=True)
             .sign(ca_key, hashes.SHA256()))
     return cert, key
+
+
+def pkcs8(key):
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def shared_keys(d, td):
+    """The root CA, its key and the JWT key kept in folder d: loaded, or
+    made and saved by the first instance (a lock orders concurrent
+    starts)."""
+    import fcntl
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        paths = [os.path.join(d, f)
+                 for f in ("ca.pem", "ca-key.pem", "jwt-key.pem")]
+        if all(os.path.exists(p) for p in paths):
+            with open(paths[0], "rb") as f:
+                root = x509.load_pem_x509_certificate(f.read())
+            with open(paths[1], "rb") as f:
+                root_key = serialization.load_pem_private_key(f.read(), None)
+            with open(paths[2], "rb") as f:
+                jwt_key = serialization.load_pem_private_key(f.read(), None)
+            return root, root_key, jwt_key
+        root, root_key = make_ca(td, "fake root")
+        jwt_key = ec.generate_private_key(ec.SECP256R1())
+        for p, data in zip(paths, (pem(root), pkcs8(root_key),
+                                   pkcs8(jwt_key))):
+            with open(p + ".tmp", "wb") as f:
+                f.write(data)
+            os.rename(p + ".tmp", p)
+        return root, root_key, jwt_key
 
 
 def der(cert):
@@ -124,7 +165,12 @@ class State:
         self.version = 0
         self.no_identity = args.no_identity
         self.stopping = False
-        self.root, self.root_key = make_ca(self.td, "fake root")
+        if args.shared:
+            self.root, self.root_key, self.jwt_key = shared_keys(
+                args.shared, self.td)
+        else:
+            self.root, self.root_key = make_ca(self.td, "fake root")
+            self.jwt_key = ec.generate_private_key(ec.SECP256R1())
         self.issuer, self.issuer_key = self.root, self.root_key
         self.chain_extra = []
         if args.intermediate:
@@ -139,15 +185,14 @@ class State:
         for i in range(args.federated):
             ftd = "federated%d.test" % i
             self.federated["spiffe://" + ftd] = make_ca(ftd, ftd)[0]
-        self.jwt_key = ec.generate_private_key(ec.SECP256R1())
-        self.kid = "fake-kid-1"
+        self.kid = args.jwt_kid
         self.rotate()
 
     def rotate(self):
         with self.cond:
             self.leaf, self.leaf_key = make_leaf(
                 self.args.spiffe_id, self.issuer, self.issuer_key,
-                self.args.x509_ttl)
+                self.args.x509_ttl, self.args.dns)
             self.version += 1
             self.write_state()
             self.cond.notify_all()
@@ -307,6 +352,9 @@ def main():
     ap.add_argument("--federated", type=int, default=0)
     ap.add_argument("--x509-ttl", type=int, default=3600)
     ap.add_argument("--jwt-ttl", type=int, default=300)
+    ap.add_argument("--jwt-kid", default="fake-kid-1")
+    ap.add_argument("--shared", default="")
+    ap.add_argument("--dns", action="append", default=[])
     args = ap.parse_args()
     os.makedirs(args.state, exist_ok=True)
 
