@@ -3,7 +3,7 @@
 # the independent vectors in test/data/ (made by python3-cryptography,
 # python3-jwt and openssl; test/data/cli/ lists what each must give), the
 # Workload API commands against python3-grpcio's fake Workload API
-# (test/wlapi/fake_workload_api.py) and, once it exists, spiffe-agent.
+# (test/wlapi/fake_workload_api.py) and against spiffe-agent.
 #
 #   sh test/cli_test.sh BUILD_DIR
 . test/lib.sh
@@ -873,12 +873,153 @@ outcome "watch has no -timeout" 2 'spiffe: api watch: flag provided but'\
 ' not defined: -timeout (see spiffe api watch -h)' ""
 
 # --- the Workload API, against spiffe-agent ------------------------------
-# TODO(spiffe-agent): once $b/spiffe-agent exists, start it on
-# $T/agent.sock with an entry for this uid, and repeat the fetch, validate
-# and watch checks above against it (SPIFFE_ENDPOINT_SOCKET=
-# unix://$T/agent.sock).
-if [ -x "$b/spiffe-agent" ]; then
-	skip "api against spiffe-agent" "not wired in yet"
-fi
+# The same commands against our own agent: an entry for this uid, the
+# agent's CA and JWT key files are what the commands must show.
+A=$b/spiffe-agent
+AD=$T/agent-data
+mkdir -m 755 "$T/run"
+ASOCK=$T/run/agent.sock
+export SPIFFE_ENDPOINT_SOCKET=unix://$ASOCK
+"$A" entry create -dataDir "$AD" -spiffeID spiffe://example.org/cli \
+	-selector "unix:uid:$(id -u)" -hint primary > /dev/null ||
+	fail "agent entry" "refused"
+"$A" run -dataDir "$AD" -socketPath "$ASOCK" > "$T/agent.log" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+while ! "$A" healthcheck -socketPath "$ASOCK" > /dev/null 2>&1 &&
+    [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 
+run api fetch x509
+outcome "agent fetch x509" 0 ""
+expect_eq "agent fetch x509 first line" "$(printf '%s\n' "$out" |
+	head -n 1 | grep -cE '^Received 1 svid after [0-9.]+(ns|.s|ms|s)$')" 1
+expect_eq "agent fetch x509 body" "$(printf '%s\n' "$out" |
+	sed -n -e 3,5p -e 8p)" "$(printf '%s\n' \
+	'SPIFFE ID:		spiffe://example.org/cli' 'Hint:			primary' \
+	'Chain length:		1' 'Bundle size:		1')"
+expect_eq "agent fetch x509 CA" "$(printf '%s\n' "$out" | sed -n 9,10p)" \
+	"$(printf '%s\n' \
+	"CA #1 Valid After:	$(cert "$AD/ca_cert.pem" 0 \
+	'go(c.not_valid_before)')" \
+	"CA #1 Valid Until:	$(cert "$AD/ca_cert.pem" 0 \
+	'go(c.not_valid_after)')")"
+run api fetch x509 -output json
+outcome "agent fetch x509 json" 0 ""
+json "agent fetch x509 json svid" '[(s["spiffe_id"], s["hint"],
+	len(s["certificates"])) for s in d["svids"]]' \
+	"[('spiffe://example.org/cli', 'primary', 1)]"
+json "agent fetch x509 json root" \
+	'[(t, [c["serial"] for c in v]) for t, v in d["bundles"].items()]' \
+	"[('example.org', ['$(cert "$AD/ca_cert.pem" 0 \
+	'"%x" % c.serial_number')'])]"
+mkdir "$T/aw"
+run api fetch x509 -write "$T/aw" -silent
+outcome "agent fetch x509 -write" 0 "" ""
+expect_eq "agent written files" "$(cd "$T/aw" && ls | tr '\n' ' ')" \
+	"bundle.0.pem svid.0.key svid.0.pem "
+expect_eq "agent bundle.0.pem is the CA" \
+	"$(cmp "$T/aw/bundle.0.pem" "$AD/ca_cert.pem" && echo same)" same
+expect_eq "agent svid openssl verify" "$(openssl verify -CAfile \
+	"$T/aw/bundle.0.pem" "$T/aw/svid.0.pem" 2>&1)" "$T/aw/svid.0.pem: OK"
+expect_eq "agent svid key matches" \
+	"$(openssl pkey -in "$T/aw/svid.0.key" -pubout 2>&1)" \
+	"$(openssl x509 -in "$T/aw/svid.0.pem" -noout -pubkey 2>&1)"
+run x509 verify -chain "$T/aw/svid.0.pem" -bundle "$T/aw/bundle.0.pem" \
+	-id spiffe://example.org/cli
+outcome "agent SVID verifies offline" 0 "" spiffe://example.org/cli
+
+run api fetch jwt-bundles -output json
+outcome "agent fetch jwt-bundles json" 0 ""
+printf '%s' "$out" > "$T/agent-jwt-bundles.json"
+json "agent jwt bundle kid" \
+	'[(t, [k["kid"] for k in b["keys"]]) for t, b in d["bundles"].items()]' \
+	"[('example.org', ['$(cat "$AD/jwt_kid")'])]"
+json "agent jwt bundle key" '[k["x"] for k in
+	d["bundles"]["example.org"]["keys"]]' "$($PY -c 'import sys, base64
+from cryptography.hazmat.primitives import serialization
+k = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+x = k.public_key().public_numbers().x.to_bytes(32, "big")
+print([base64.urlsafe_b64encode(x).decode().rstrip("=")])' "$AD/jwt_key.pem")"
+$PY -c 'import json, sys
+json.dump(json.load(open(sys.argv[1]))["bundles"]["example.org"],
+          open(sys.argv[2], "w"))' "$T/agent-jwt-bundles.json" "$T/agent.jwks"
+run api fetch x509-bundles -output json
+outcome "agent fetch x509-bundles json" 0 ""
+json "agent x509-bundles" \
+	'[(t, [c["serial"] for c in v]) for t, v in d["bundles"].items()]' \
+	"[('example.org', ['$(cert "$AD/ca_cert.pem" 0 \
+	'"%x" % c.serial_number')'])]"
+
+run api fetch jwt -audience a,b -output json
+outcome "agent fetch jwt" 0 ""
+atok=$(printf '%s' "$out" | $PY -c 'import json, sys
+print(json.load(sys.stdin)["svids"][0]["token"])')
+expect_eq "agent jwt verifies (python3-jwt)" "$($PY -c 'import jwt, sys
+from cryptography.hazmat.primitives import serialization
+k = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+c = jwt.decode(sys.argv[2], k.public_key(), algorithms=["ES256"],
+               audience="a")
+h = jwt.get_unverified_header(sys.argv[2])
+print(c["sub"], c["aud"], h["kid"] == open(sys.argv[3]).read().strip())' \
+	"$AD/jwt_key.pem" "$atok" "$AD/jwt_kid" 2>&1)" \
+	"spiffe://example.org/cli ['a', 'b'] True"
+run jwt validate -token "$atok" -audience b -bundle "$T/agent.jwks"
+outcome "agent token validates offline" 0 "" spiffe://example.org/cli
+run api validate jwt -audience a -svid "$atok"
+outcome "agent validate jwt" 0 ""
+expect_eq "agent validate jwt id" "$(printf '%s\n' "$out" | sed -n 1,2p)" \
+	"$(printf 'SVID is valid.\nSPIFFE ID : spiffe://example.org/cli')"
+run api validate jwt -audience a -svid "$atok" -output json
+json "agent validate jwt json" 'd["spiffe_id"], d["claims"]["aud"]' \
+	"('spiffe://example.org/cli', ['a', 'b'])"
+run api validate jwt -audience c -svid "$atok"
+outcome "agent validate jwt audience" 1 'spiffe: JWT-SVID is not valid:'\
+' expected audience in ["c"] (audience=["a" "b"])' ""
+run api fetch jwt -audience a -spiffeID spiffe://example.org/other
+outcome "agent fetch jwt other id" 1 'spiffe: cannot fetch JWT-SVIDs:'\
+' PermissionDenied: no identity issued' ""
+
+# watch: an entry added for this uid is pushed as a second SVID, its
+# removal as one again; SIGINT ends the watch with 0.
+"$S" api watch -output json > "$T/awatch" 2> "$T/awatch.err" &
+wpid=$!
+PIDS="$PIDS $wpid"
+wait_for "$T/awatch" '"update":"x509_context"'
+wait_for "$T/awatch" '"update":"jwt_bundles"'
+svids() { grep x509_context "$T/awatch" | $PY -c 'import json, sys
+print(" ".join(",".join(s["spiffe_id"].rsplit("/", 1)[1] for s in
+      json.loads(l)["svids"]) for l in sys.stdin))'; }
+expect_eq "agent watch first" "$(svids)" cli
+"$A" entry create -dataDir "$AD" -spiffeID spiffe://example.org/cli2 \
+	-selector "unix:uid:$(id -u)" -entryID cli2 > /dev/null
+wait_for "$T/awatch" '"update":"x509_context"' 2
+expect_eq "agent watch entry added" "$(svids)" "cli cli,cli2"
+"$A" entry delete -dataDir "$AD" -entryID cli2 > /dev/null
+wait_for "$T/awatch" '"update":"x509_context"' 3
+expect_eq "agent watch entry deleted" "$(svids)" "cli cli,cli2 cli"
+kill -INT "$wpid"
+wait "$wpid"
+expect_eq "agent watch SIGINT exit" "$?" 0
+expect_eq "agent watch stderr" "$(cat "$T/awatch.err")" ""
+
+# A uid the agent has no entry for is refused, by every command.
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+	chmod 711 "$T"
+	for c in "fetch x509:X.509-SVIDs" "fetch jwt -audience a:JWT-SVIDs" \
+	    "fetch jwt-bundles:JWT bundles" "fetch x509-bundles:X.509 bundles"
+	do
+		out=$(setpriv --reuid=4321 --regid=4321 --clear-groups \
+			"$S" api ${c%%:*} 2>&1)
+		rc=$?
+		expect_eq "agent refuses uid 4321: api ${c%%:*}" "$rc $out" \
+			"1 spiffe: cannot fetch ${c#*:}: PermissionDenied:\
+ no identity issued"
+	done
+	chmod 700 "$T"
+else
+	skip "agent refusal" "needs root and setpriv"
+fi
 finish
