@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* First capacity of the token array; it doubles up to the limit. */
 #define FIRST_CAP 16
 
@@ -134,62 +136,6 @@ static long hex4(const unsigned char *s, size_t i, size_t n)
 	return v;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence starting at s[0] >= 0x80
- * (RFC 3629 section 4), or 0 with *why saying what is wrong.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n, const char **why)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t k;
-
-	if (c < 0xc0) {
-		*why = "unexpected continuation byte";
-		return 0;
-	}
-	if (c < 0xc2) {
-		*why = "overlong encoding";
-		return 0;
-	}
-	if (c < 0xe0) {
-		k = 2;
-	} else if (c < 0xf0) {
-		k = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c < 0xf5) {
-		k = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		*why = c < 0xf8 ? "code point above U+10FFFF" : "invalid byte";
-		return 0;
-	}
-	for (size_t i = 1; i < k; i++) {
-		if (i >= n) {
-			*why = "truncated sequence";
-			return 0;
-		}
-		if ((s[i] & 0xc0) != 0x80) {
-			*why = "missing continuation byte";
-			return 0;
-		}
-	}
-	if (s[1] < lo) {
-		*why = "overlong encoding";
-		return 0;
-	}
-	if (s[1] > hi) {
-		*why = c == 0xed ? "surrogate" : "code point above U+10FFFF";
-		return 0;
-	}
-	return k;
-}
-
 static size_t utf8_len(uint32_t cp)
 {
 	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
@@ -269,7 +215,7 @@ static int scan_string(struct parser *p, uint32_t *idx)
 			i++;
 			continue;
 		}
-		size_t k = utf8_seq(s + i, p->len - i, &why);
+		size_t k = spiffe_utf8_seq(s + i, p->len - i, &why);
 		if (k == 0)
 			return spiffe_fail(p->eb, SPIFFE_ERR_JSON,
 					   "invalid UTF-8 (%s) at offset %zu",
@@ -1013,7 +959,7 @@ int spiffe_json_quote(char *out, size_t cap, size_t *outlen, const char *s,
 	for (i = 0; i < len; i += k) {
 		k = 1;
 		if (u[i] >= 0x80) {
-			k = utf8_seq(u + i, len - i, &why);
+			k = spiffe_utf8_seq(u + i, len - i, &why);
 			if (k == 0)
 				return SPIFFE_ERR_JSON;
 			need += k;

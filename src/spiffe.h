@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "rng.h"
 #include "b64.h"
+#include "utf8.h"
 #include "json.h"
 #include "spiffeid.h"
 #include "bundle.h"

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 static const char *const level_names[] = {
 	"debug", "info", "warning", "error",
 };
@@ -71,38 +73,6 @@ static void putc1(spiffe_agent_logline *l, char c)
 	put(l, &c, 1);
 }
 
-/* Length of a valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 static int bare(const char *v, size_t len)
 {
 	if (len == 0)
@@ -126,7 +96,7 @@ static void put_quoted(spiffe_agent_logline *l, const char *v, size_t len)
 
 	putc1(l, '"');
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_len(u + i, len - i);
+		size_t n = spiffe_utf8_seq(u + i, len - i, NULL);
 		char esc[6];
 
 		if (n == 1 && u[i] >= 0x20 && u[i] != 0x7f) {

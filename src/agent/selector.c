@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void spiffe_selectors_init(spiffe_selectors *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -34,35 +36,9 @@ static int is_type_char(unsigned char c)
  */
 static size_t utf8_char(const unsigned char *p, size_t len)
 {
-	unsigned char c = p[0];
-	uint32_t cp;
-	size_t n;
-
-	if (c < 0x80)
-		return (c >= 0x20 && c != 0x7f) ? 1 : 0;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	if (p[0] < 0x80)
+		return (p[0] >= 0x20 && p[0] != 0x7f) ? 1 : 0;
+	return spiffe_utf8_seq(p, len, NULL);
 }
 
 int spiffe_selector_check(const char *p, size_t len, spiffe_errbuf *eb)

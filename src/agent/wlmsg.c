@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "grpc.h"
+#include "utf8.h"
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -112,43 +113,6 @@ static int rd_field(struct rd *r, struct fld *f, int depth)
 	return 1;
 }
 
-/* 1 if p[0..len) is valid UTF-8 (no surrogates, at most U+10FFFF). */
-static int utf8_ok(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len;) {
-		uint8_t c = p[i], lo = 0x80, hi = 0xbf;
-		size_t n;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 4;
-		else
-			return 0;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-		else if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-		if (len - i < n || p[i + 1] < lo || p[i + 1] > hi)
-			return 0;
-		for (size_t k = 2; k < n; k++)
-			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
-				return 0;
-		i += n;
-	}
-	return 1;
-}
-
 static int bad(spiffe_errbuf *eb, const char *why)
 {
 	return spiffe_fail(eb, SPIFFE_ERR_MALFORMED, "%s", why);
@@ -158,7 +122,7 @@ static int bad(spiffe_errbuf *eb, const char *why)
 static int take_str(const struct fld *f, spiffe_agent_str *s,
 		    spiffe_errbuf *eb)
 {
-	if (!utf8_ok(f->v, f->vlen))
+	if (!spiffe_utf8_valid(f->v, f->vlen))
 		return bad(eb, BAD_UTF8);
 	s->p = (const char *)f->v;
 	s->len = f->vlen;

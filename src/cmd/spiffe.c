@@ -65,38 +65,6 @@ static FILE *out;
 
 /* ---- text that came from outside ---------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /*
  * Writes p[0..len) for a terminal: C0 and C1 controls, DEL and bytes
  * that are not UTF-8 become \xNN, so no input can drive the terminal.
@@ -106,7 +74,7 @@ static void put_safe(FILE *f, const char *p, size_t len)
 	const unsigned char *u = (const unsigned char *)p;
 
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_len(u + i, len - i);
+		size_t n = spiffe_utf8_seq(u + i, len - i, NULL);
 
 		if ((n == 1 && u[i] >= 0x20 && u[i] != 0x7f) ||
 		    (n > 1 && !(u[i] == 0xc2 && u[i + 1] < 0xa0))) {
@@ -151,7 +119,7 @@ static void json_str(FILE *f, const char *s, size_t len)
 	if (len > SIZE_MAX / 6 - 3 || (fixed = malloc(len * 3 + 1)) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < len;) {
-		size_t k = utf8_len(u + i, len - i);
+		size_t k = spiffe_utf8_seq(u + i, len - i, NULL);
 
 		if (k == 0) {
 			memcpy(fixed + n, "\xef\xbf\xbd", 3);
