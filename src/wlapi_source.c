@@ -179,6 +179,46 @@ static int base_start(struct base *b, const spiffe_wlapi_options *o,
 	return rc;
 }
 
+/*
+ * A source of sz bytes (its struct base first): starts a watch of kind
+ * with w's update callbacks and waits for the first update.  On failure
+ * drop releases what the callbacks installed and the source is freed.
+ */
+static void source_free(struct base *b, void (*drop)(struct base *))
+{
+	if (b == NULL)
+		return;
+	base_stop(b);
+	drop(b);
+	base_destroy(b);
+	free(b);
+}
+
+static int source_new(void **out, size_t sz, const spiffe_wlapi_options *o,
+		      int kind, spiffe_wlapi_watcher *w, int timeout_ms,
+		      const char *what, void (*drop)(struct base *),
+		      spiffe_errbuf *eb)
+{
+	struct base *b;
+	int rc;
+
+	*out = NULL;
+	if ((b = calloc(1, sz)) == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	if (base_init(b) != 0) {
+		free(b);
+		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
+	}
+	rc = base_start(b, o, kind, w, timeout_ms, what, eb);
+	if (rc != 0) {
+		source_free(b, drop);
+		return rc;
+	}
+	pthread_mutex_unlock(&b->mu);
+	*out = b;
+	return 0;
+}
+
 /* ---- X.509 ------------------------------------------------------------ */
 
 /*
@@ -247,47 +287,31 @@ static void x509_update(void *arg, spiffe_x509_context *ctx)
 	spiffe_tls_svid_unref(old_tls);
 }
 
+static void x509_drop(struct base *b)
+{
+	spiffe_x509_source *s = (spiffe_x509_source *)b;
+
+	spiffe_x509_context_unref(s->cur);
+	spiffe_tls_svid_unref(s->tls);
+}
+
 int spiffe_x509_source_new(spiffe_x509_source **out,
 			   const spiffe_wlapi_options *o,
 			   int startup_timeout_ms, spiffe_errbuf *eb)
 {
-	spiffe_x509_source *s;
-	spiffe_wlapi_watcher w;
+	spiffe_wlapi_watcher w = { .x509_context = x509_update };
+	void *s;
 	int rc;
 
-	*out = NULL;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	if (base_init(&s->b) != 0) {
-		free(s);
-		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	}
-	memset(&w, 0, sizeof(w));
-	w.x509_context = x509_update;
-	rc = base_start(&s->b, o, SPIFFE_WLAPI_X509_CONTEXT, &w,
-			startup_timeout_ms, "X.509 context", eb);
-	if (rc != 0) {
-		base_stop(&s->b);
-		spiffe_x509_context_unref(s->cur);
-		spiffe_tls_svid_unref(s->tls);
-		base_destroy(&s->b);
-		free(s);
-		return rc;
-	}
-	pthread_mutex_unlock(&s->b.mu);
+	rc = source_new(&s, sizeof(**out), o, SPIFFE_WLAPI_X509_CONTEXT, &w,
+			startup_timeout_ms, "X.509 context", x509_drop, eb);
 	*out = s;
-	return 0;
+	return rc;
 }
 
 void spiffe_x509_source_free(spiffe_x509_source *s)
 {
-	if (s == NULL)
-		return;
-	base_stop(&s->b);
-	spiffe_x509_context_unref(s->cur);
-	spiffe_tls_svid_unref(s->tls);
-	base_destroy(&s->b);
-	free(s);
+	source_free(s != NULL ? &s->b : NULL, x509_drop);
 }
 
 spiffe_x509_context *spiffe_x509_source_get(spiffe_x509_source *s)
@@ -363,49 +387,34 @@ static void jwt_update(void *arg, spiffe_bundle_set *set)
 	spiffe_bundle_set_unref(old);
 }
 
-int spiffe_jwt_source_new(spiffe_jwt_source **out,
-			  const spiffe_wlapi_options *o,
-			  int startup_timeout_ms, spiffe_errbuf *eb)
+static void jwt_drop(struct base *b)
 {
-	spiffe_jwt_source *s;
-	spiffe_wlapi_watcher w;
-	int rc;
+	spiffe_jwt_source *s = (spiffe_jwt_source *)b;
 
-	*out = NULL;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	if (base_init(&s->b) != 0) {
-		free(s);
-		return spiffe_fail(eb, SPIFFE_ERR_NOMEM, "out of memory");
-	}
-	memset(&w, 0, sizeof(w));
-	w.jwt_bundles = jwt_update;
-	rc = base_start(&s->b, o, SPIFFE_WLAPI_JWT_BUNDLES, &w,
-			startup_timeout_ms, "JWT bundles", eb);
-	if (rc != 0) {
-		base_stop(&s->b);
-		spiffe_bundle_set_unref(s->cur);
-		base_destroy(&s->b);
-		free(s);
-		return rc;
-	}
-	pthread_mutex_unlock(&s->b.mu);
-	*out = s;
-	return 0;
-}
-
-void spiffe_jwt_source_free(spiffe_jwt_source *s)
-{
-	if (s == NULL)
-		return;
-	base_stop(&s->b);
 	spiffe_bundle_set_unref(s->cur);
 	for (size_t i = 0; i < s->ncache; i++) {
 		free(s->cache[i].key);
 		free(s->cache[i].token);
 	}
-	base_destroy(&s->b);
-	free(s);
+}
+
+int spiffe_jwt_source_new(spiffe_jwt_source **out,
+			  const spiffe_wlapi_options *o,
+			  int startup_timeout_ms, spiffe_errbuf *eb)
+{
+	spiffe_wlapi_watcher w = { .jwt_bundles = jwt_update };
+	void *s;
+	int rc;
+
+	rc = source_new(&s, sizeof(**out), o, SPIFFE_WLAPI_JWT_BUNDLES, &w,
+			startup_timeout_ms, "JWT bundles", jwt_drop, eb);
+	*out = s;
+	return rc;
+}
+
+void spiffe_jwt_source_free(spiffe_jwt_source *s)
+{
+	source_free(s != NULL ? &s->b : NULL, jwt_drop);
 }
 
 spiffe_bundle_set *spiffe_jwt_source_bundles(spiffe_jwt_source *s)
