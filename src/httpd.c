@@ -275,6 +275,22 @@ int spiffe_httpd_resp_write(spiffe_httpd_resp *r, const void *data,
 	return 0;
 }
 
+void spiffe_httpd_resp_head_length(spiffe_httpd_resp *r, uint64_t len)
+{
+	r->head_len = len;
+	r->has_head_len = 1;
+}
+
+/* The Content-Length of response r (status and body length decided). */
+static int content_length(char *out, size_t cap, const spiffe_httpd_resp *r,
+			  int head_only, size_t blen)
+{
+	if (head_only && r->has_head_len && blen == 0)
+		return snprintf(out, cap, "%llu",
+				(unsigned long long)r->head_len);
+	return snprintf(out, cap, "%zu", blen);
+}
+
 static void resp_free(spiffe_httpd_resp *r)
 {
 	free(r->text);
@@ -322,8 +338,8 @@ static int render(conn *c, const spiffe_httpd_resp *r, int head_only)
 		kv[n].name = "Content-Length";
 		kv[n].name_len = 14;
 		kv[n].value = clen;
-		kv[n].value_len = (size_t)snprintf(clen, sizeof(clen), "%zu",
-						   blen);
+		kv[n].value_len = (size_t)content_length(clen, sizeof(clen),
+							 r, head_only, blen);
 		n++;
 	}
 	if (!c->keep_alive) {
@@ -1337,7 +1353,8 @@ static int h2_respond(conn *c, job *j)
 		h[n++] = (spiffe_header){
 			(const uint8_t *)"content-length", 14,
 			(const uint8_t *)clen,
-			(size_t)snprintf(clen, sizeof(clen), "%zu", blen), 0 };
+			(size_t)content_length(clen, sizeof(clen), r,
+					       j->head_only, blen), 0 };
 	}
 	rc = spiffe_h2_submit_response(c->h2, j->sid, h, n, end);
 	if (rc == SPIFFE_ERR_AGAIN)

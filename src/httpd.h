@@ -128,12 +128,21 @@ typedef struct spiffe_httpd_resp {
 	size_t text_len, text_cap;
 	uint8_t *body;
 	size_t body_len, body_cap;
+	uint64_t head_len;           /* see spiffe_httpd_resp_head_length */
+	int has_head_len;
 } spiffe_httpd_resp;
 
 /* Adds a field (copied; checked when the response is written). */
 SPIFFE_CHECK int spiffe_httpd_resp_header(spiffe_httpd_resp *r,
 					  const char *name, size_t nlen,
 					  const char *value, size_t vlen);
+
+/*
+ * For an answer to HEAD that has no body of its own (a proxy's): the
+ * Content-Length the same request with GET would get.  Without it the
+ * server sends the body's length, as for any other response.
+ */
+void spiffe_httpd_resp_head_length(spiffe_httpd_resp *r, uint64_t len);
 
 /* Appends body bytes (copied). */
 SPIFFE_CHECK int spiffe_httpd_resp_write(spiffe_httpd_resp *r,

@@ -198,10 +198,12 @@ static int drop_response_field(const spiffe_httpc_resp *r,
  * A failure to copy after that marks resp failed (the server answers
  * 500).
  */
-static int copy_response(const spiffe_httpc_resp *r, spiffe_httpd_resp *resp,
-			 spiffe_errbuf *eb)
+static int copy_response(const spiffe_httpc_resp *r, int head,
+			 spiffe_httpd_resp *resp, spiffe_errbuf *eb)
 {
 	size_t keep = 0;
+	const uint8_t *v;
+	size_t vlen;
 
 	for (size_t i = 0; i < r->head.nfields; i++)
 		keep += !drop_response_field(r, &r->head.fields[i]);
@@ -224,6 +226,19 @@ static int copy_response(const spiffe_httpc_resp *r, spiffe_httpd_resp *resp,
 	}
 	if (spiffe_httpd_resp_write(resp, r->body, r->body_len) != 0)
 		resp->err = 1;  /* set already; said for the reader */
+	/* HEAD: the length the upstream's GET would have; one field of at
+	 * most 18 digits, else none is sent on. */
+	if (head && spiffe_httpc_resp_header(r, "content-length", &v,
+					     &vlen) == 0 && vlen > 0 &&
+	    vlen <= 18) {
+		uint64_t n = 0;
+		size_t i;
+
+		for (i = 0; i < vlen && v[i] >= '0' && v[i] <= '9'; i++)
+			n = n * 10 + (uint64_t)(v[i] - '0');
+		if (i == vlen)
+			spiffe_httpd_resp_head_length(resp, n);
+	}
 	return 0;
 }
 
@@ -268,7 +283,9 @@ void spiffe_rproxy_handler(void *arg, const spiffe_httpd_req *req,
 				  target, tlen, f, n, req->body,
 				  req->body_len, &r, &eb);
 	if (rc == 0)
-		rc = copy_response(&r, resp, &eb);
+		rc = copy_response(&r, req->method_len == 4 &&
+				   memcmp(req->method, "HEAD", 4) == 0,
+				   resp, &eb);
 	if (rc != 0) {
 		say(p, "http: proxy error: %s", eb.msg);
 		resp->status = 502;

@@ -70,7 +70,9 @@ static void handler(void *arg, const spiffe_httpd_req *req,
 	int n;
 
 	(void)arg;
-	if (req->target_len == 4 && memcmp(req->target, "/big", 4) == 0) {
+	if ((req->target_len == 4 && memcmp(req->target, "/big", 4) == 0) ||
+	    (req->target_len == 9 &&
+	     memcmp(req->target, "/base/big", 9) == 0)) {
 		static uint8_t big[65536];
 
 		memset(big, 'b', sizeof(big));
@@ -439,6 +441,8 @@ TEST(post_body_and_big_response)
 	static uint8_t body[100000];
 	spiffe_http_kv f[1] = { SPIFFE_HTTP_KV("Authorization",
 					       "Bearer abc") };
+	const uint8_t *v;
+	size_t vl;
 
 	memset(body, 'x', sizeof(body));
 	srv_start(&s, "server", 5000, 0);
@@ -457,6 +461,10 @@ TEST(post_body_and_big_response)
 	CHECK_INT(r.status, 200);
 	CHECK_INT(r.body_len, 0);
 	CHECK_INT(r.head.content_length, 0); /* HEAD: no framing */
+	/* The length a GET gets, though no body follows. */
+	CHECK_INT(spiffe_httpc_resp_header(&r, "content-length", &v, &vl),
+		  0);
+	CHECK(vl == 5 && memcmp(v, "65536", 5) == 0);
 	/* The handler's field with CR LF never reaches the wire. */
 	CHECK_INT(spiffe_httpc_request(&c.httpc, "GET", 3, "/bad", 4, NULL,
 				       0, NULL, 0, &r, NULL), 0);
@@ -809,6 +817,17 @@ TEST(rproxy_forwards_end_to_end)
 	got = raw_recv(&w, "127.0.0.1\n", 3000, &rc);
 	CHECK_INT(rc, 0);
 	CHECK(strstr(got, "\r\n\r\n/base/fields\nHost: x.test\n") != NULL);
+	/* HEAD: the upstream's Content-Length passes, no body; the next
+	 * response on the connection is the next request's. */
+	CHECK_INT(raw_send(&w, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n"
+			   "GET /fields HTTP/1.1\r\nHost: y\r\n\r\n"), 0);
+	got = raw_recv(&w, "127.0.0.1\n", 3000, &rc);
+	CHECK_INT(rc, 0);
+	CHECK(strncmp(got, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK(strstr(got, "\r\nContent-Length: 65536\r\n") != NULL);
+	CHECK(strstr(got, "\r\n\r\nHTTP/1.1 201 Created\r\n") != NULL);
+	CHECK(strstr(got, "\r\n\r\n/base/fields\nHost: y\n") != NULL);
+	CHECK(strstr(got, "bbbb") == NULL);
 	CHECK_INT(raw_send(&w, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
 	got = raw_recv(&w, "\r\n\r\n", 3000, &rc);
 	CHECK(strncmp(got, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
