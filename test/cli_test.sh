@@ -16,7 +16,8 @@ cleanup() {
 	wait 2>/dev/null
 	rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 J=test/data/jwtsvid
 BD=test/data/bundle

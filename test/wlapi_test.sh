@@ -18,7 +18,8 @@ cleanup() {
 	wait 2>/dev/null
 	rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 if ! command -v protoc >/dev/null || ! $PY -c 'import grpc, jwt' 2>/dev/null
 then
