@@ -1104,12 +1104,12 @@ static int block_done(spiffe_h2_session *s)
 		rc = 0;
 	else if (s->h_disp == HB_CLOSED)
 		rc = stream_error(s, id, SPIFFE_H2_STREAM_CLOSED);
+	else if (s->h_selfdep)
+		rc = stream_error(s, id, SPIFFE_H2_PROTOCOL_ERROR);
 	else if (dec != 0 && s->h_disp == HB_NEW && s->report_oversized)
 		rc = request_oversized(s, id, end);
 	else if (dec != 0)      /* over our limits; grpc-go's code for it */
 		rc = stream_error(s, id, SPIFFE_H2_FRAME_SIZE_ERROR);
-	else if (s->h_selfdep)
-		rc = stream_error(s, id, SPIFFE_H2_PROTOCOL_ERROR);
 	else if (s->h_disp == HB_NEW)
 		rc = request_headers(s, id, h, n, end);
 	else if (st != NULL)

@@ -281,13 +281,22 @@ void spiffe_httpd_resp_head_length(spiffe_httpd_resp *r, uint64_t len)
 	r->has_head_len = 1;
 }
 
-/* The Content-Length of response r (status and body length decided). */
+/*
+ * The Content-Length of response r (status, bad and body length decided)
+ * written into out; its length, or -1 when none is sent: for 204 and 304,
+ * and for a HEAD answer whose GET length is unknown.
+ */
 static int content_length(char *out, size_t cap, const spiffe_httpd_resp *r,
-			  int head_only, size_t blen)
+			  int status, int bad, int head_only, size_t blen)
 {
-	if (head_only && r->has_head_len && blen == 0)
+	if (status == 204 || status == 304)
+		return -1;
+	if (head_only && !bad && r->has_head_len && blen == 0) {
+		if (r->head_len == SPIFFE_HTTPD_LENGTH_UNKNOWN)
+			return -1;
 		return snprintf(out, cap, "%llu",
 				(unsigned long long)r->head_len);
+	}
 	return snprintf(out, cap, "%zu", blen);
 }
 
@@ -319,7 +328,7 @@ static int render(conn *c, const spiffe_httpd_resp *r, int head_only)
 	spiffe_http_kv kv[SPIFFE_HTTPD_MAX_RESP_FIELDS + 2];
 	char clen[24];
 	size_t n = 0, cap = 128, outlen, blen;
-	int status = r->status, rc, bad, send_body;
+	int status = r->status, rc, bad, send_body, cl;
 
 	bad = r->err || status < 200 || status > 599;
 	if (bad)
@@ -334,12 +343,13 @@ static int render(conn *c, const spiffe_httpd_resp *r, int head_only)
 		cap += r->f[i].nlen + r->f[i].vlen + 4;
 		n++;
 	}
-	if (status != 204 && status != 304) {
+	cl = content_length(clen, sizeof(clen), r, status, bad, head_only,
+			    blen);
+	if (cl >= 0) {
 		kv[n].name = "Content-Length";
 		kv[n].name_len = 14;
 		kv[n].value = clen;
-		kv[n].value_len = (size_t)content_length(clen, sizeof(clen),
-							 r, head_only, blen);
+		kv[n].value_len = (size_t)cl;
 		n++;
 	}
 	if (!c->keep_alive) {
@@ -1312,7 +1322,7 @@ static int h2_respond(conn *c, job *j)
 	spiffe_http_kv kv[SPIFFE_HTTPD_MAX_RESP_FIELDS];
 	char st[3], clen[24];
 	size_t n = 0, blen, len;
-	int status = r->status, bad, end, rc;
+	int status = r->status, bad, end, rc, cl;
 
 	bad = r->err || status < 200 || status > 599;
 	for (size_t i = 0; !bad && i < r->nfields; i++) {
@@ -1349,13 +1359,12 @@ static int h2_respond(conn *c, job *j)
 		h[n++] = (spiffe_header){ nm, nl, r->text + r->f[i].voff,
 					  r->f[i].vlen, 0 };
 	}
-	if (status != 204 && status != 304) {
-		h[n++] = (spiffe_header){
-			(const uint8_t *)"content-length", 14,
-			(const uint8_t *)clen,
-			(size_t)content_length(clen, sizeof(clen), r,
-					       j->head_only, blen), 0 };
-	}
+	cl = content_length(clen, sizeof(clen), r, status, bad, j->head_only,
+			    blen);
+	if (cl >= 0)
+		h[n++] = (spiffe_header){ (const uint8_t *)"content-length",
+					  14, (const uint8_t *)clen,
+					  (size_t)cl, 0 };
 	rc = spiffe_h2_submit_response(c->h2, j->sid, h, n, end);
 	if (rc == SPIFFE_ERR_AGAIN)
 		return 0;       /* the output is full: next round */

@@ -139,9 +139,12 @@ SPIFFE_CHECK int spiffe_httpd_resp_header(spiffe_httpd_resp *r,
 
 /*
  * For an answer to HEAD that has no body of its own (a proxy's): the
- * Content-Length the same request with GET would get.  Without it the
- * server sends the body's length, as for any other response.
+ * Content-Length the same request with GET would get, or
+ * SPIFFE_HTTPD_LENGTH_UNKNOWN to send none.  Without it the server sends
+ * the body's length, as for any other response.  Ignored when the
+ * response becomes a 500.
  */
+#define SPIFFE_HTTPD_LENGTH_UNKNOWN UINT64_MAX
 void spiffe_httpd_resp_head_length(spiffe_httpd_resp *r, uint64_t len);
 
 /* Appends body bytes (copied). */

@@ -226,18 +226,24 @@ static int copy_response(const spiffe_httpc_resp *r, int head,
 	}
 	if (spiffe_httpd_resp_write(resp, r->body, r->body_len) != 0)
 		resp->err = 1;  /* set already; said for the reader */
-	/* HEAD: the length the upstream's GET would have; one field of at
-	 * most 18 digits, else none is sent on. */
-	if (head && spiffe_httpc_resp_header(r, "content-length", &v,
-					     &vlen) == 0 && vlen > 0 &&
-	    vlen <= 18) {
-		uint64_t n = 0;
-		size_t i;
+	/* HEAD: the length the upstream's GET would have: its one field of
+	 * at most 18 digits, else none (chunked, or not said). */
+	if (head) {
+		uint64_t n = SPIFFE_HTTPD_LENGTH_UNKNOWN;
 
-		for (i = 0; i < vlen && v[i] >= '0' && v[i] <= '9'; i++)
-			n = n * 10 + (uint64_t)(v[i] - '0');
-		if (i == vlen)
-			spiffe_httpd_resp_head_length(resp, n);
+		if (spiffe_httpc_resp_header(r, "content-length", &v,
+					     &vlen) == 0 && vlen > 0 &&
+		    vlen <= 18) {
+			size_t i;
+
+			n = 0;
+			for (i = 0; i < vlen && v[i] >= '0' && v[i] <= '9';
+			     i++)
+				n = n * 10 + (uint64_t)(v[i] - '0');
+			if (i < vlen)
+				n = SPIFFE_HTTPD_LENGTH_UNKNOWN;
+		}
+		spiffe_httpd_resp_head_length(resp, n);
 	}
 	return 0;
 }

@@ -866,6 +866,38 @@ TEST(oversized_request_reported)
 	spiffe_h2_free(&s.s);
 }
 
+/*
+ * A HEADERS frame that depends on itself is a stream PROTOCOL_ERROR
+ * (RFC 9113 section 5.3.1), even when its list is also over our limits
+ * and the server asked for those as reports.
+ */
+TEST(self_dependency_before_oversized)
+{
+	struct rec r;
+	spiffe_h2_options so = { 0, 0, 0, 1 };
+	static uint8_t p[64 + 13000];
+	size_t n = 0, vlen = 13000;     /* over SPIFFE_HPACK_MAX_STRING */
+	/* GET http / (static 2, 6, 4), :authority x, then x-big: 13000
+	 * bytes (HPACK integer 127 + 12873 = 0x7f 0xc9 0x64) */
+	static const char hb[] = "\x82\x86\x84\x01\x01x\x00\x05x-big"
+				 "\x7f\xc9\x64";
+
+	CHECK(vlen > SPIFFE_HPACK_MAX_STRING);
+	CHECK_INT(raw_server(&r, &so), 0);
+	/* priority: dependency 1 (itself), weight 17 */
+	memcpy(p + n, "\x00\x00\x00\x01\x10", 5);
+	n += 5;
+	memcpy(p + n, hb, sizeof(hb) - 1);
+	n += sizeof(hb) - 1;
+	memset(p + n, 'v', vlen);
+	n += vlen;
+	CHECK_INT(feed_frame(&r, 0x1, 0x25, 1, p, n), 0);
+	CHECK_INT(rst_code(&r, 1), SPIFFE_H2_PROTOCOL_ERROR);
+	CHECK_INT(goaway_code(&r), -1);
+	CHECK_INT(sr(&r, 1)->sections, 0);
+	spiffe_h2_free(&r.s);
+}
+
 TEST(reset_from_on_data_discards_rest)
 {
 	struct rec c, s;
@@ -1514,6 +1546,7 @@ int main(void)
 	RUN(continuation_reassembles);
 	RUN(large_header_block_is_split);
 	RUN(oversized_request_reported);
+	RUN(self_dependency_before_oversized);
 	RUN(reset_from_on_data_discards_rest);
 	RUN(window_accounting_with_padding_and_reset);
 	RUN(connection_errors_send_goaway_with_rfc_code);
