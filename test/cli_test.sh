@@ -505,6 +505,19 @@ outcome "bundle inspect pretty" 0 "" "$(printf '%s\n' \
 run bundle inspect "$BD/spiffe-duplicate-member.json"
 outcome "bundle inspect bad JSON" 1 'spiffe: bundle is not valid: not valid'\
 ' JSON: duplicate member name "spiffe_sequence" at offset 31' ""
+printf '{"spiffe_refresh_hint": 300}' > "$T/nokeys.json"
+run bundle inspect "$T/nokeys.json"
+outcome "bundle inspect without keys" 1 'spiffe: bundle is not valid: not a'\
+' JWKS or a SPIFFE bundle: no "keys" member' ""
+printf '{"bundles": {"example.org": {"keys": []}}}' > "$T/fetched.json"
+run jwt validate -token a.b.c -audience x -bundle "$T/fetched.json"
+outcome "jwt validate with fetched JSON" 2 "spiffe: bundle $T/fetched.json:"\
+' not a JWKS or a SPIFFE bundle: no "keys" member (for the output of'\
+' `spiffe api fetch jwt-bundles -output json`, take one trust domain'"'"'s'\
+' value of "bundles")' ""
+run bundle inspect -format jwks "$T/fetched.json"
+outcome "bundle inspect -format jwks without keys" 0 "" "$(printf '%s\n' \
+	'Format:			JWKS' 'X.509 authorities:	0' 'JWT authorities:	0')"
 run bundle inspect -format yaml "$BD/jwks-valid.json"
 outcome "bundle inspect bad -format" 2 'spiffe: invalid value "yaml" for'\
 ' flag -format (want auto, jwks, spiffe, pem or der)' ""

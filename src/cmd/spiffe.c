@@ -396,7 +396,23 @@ static int detect_format(const char *text, size_t len, int want,
 			return spiffe_wrap(eb, rc, "not valid JSON");
 		*fmt = format_by_name(want == WANT_X509 || looks_spiffe(&j) ?
 				      "spiffe" : "jwks");
+		/* A JWKS may have no keys, but JSON without "keys" at all
+		 * is more likely some other document. */
+		rc = 0;
+		if (j.tok[0].type != SPIFFE_JSON_OBJECT)
+			rc = spiffe_fail(eb, SPIFFE_ERR_BUNDLE, "not a JWKS or "
+					 "a SPIFFE bundle: not a JSON object");
+		else if (spiffe_json_get(&j, 0, "keys") < 0)
+			rc = spiffe_fail(eb, SPIFFE_ERR_BUNDLE, "not a JWKS or "
+					 "a SPIFFE bundle: no \"keys\" member%s",
+					 spiffe_json_get(&j, 0, "bundles") >= 0 ?
+					 " (for the output of `spiffe api fetch "
+					 "jwt-bundles -output json`, take one "
+					 "trust domain's value of \"bundles\")" :
+					 "");
 		spiffe_json_free(&j);
+		if (rc != 0)
+			return rc;
 	} else if (memmem(text, len, "-----BEGIN ", 11) != NULL) {
 		*fmt = format_by_name("pem");
 	} else {
