@@ -168,6 +168,10 @@ out=$(entry create -spiffeID spiffe://other.org/x -selector unix:uid:0)
 expect_eq entry-create-td-exit $? 1
 out=$(entry create -spiffeID spiffe://example.org/x)
 expect_eq entry-create-usage $? 2
+out=$(entry create -spiffeID spiffe://example.org/x -selector unix:path:bin/x \
+	2>&1)
+expect_eq entry-create-bad-selector "$? $out" "2 spiffe-agent: invalid selector\
+ \"unix:path:bin/x\": unix:path takes an absolute path"
 for u in 4242 4243 4246 4247 4248; do
 	entry create -spiffeID "spiffe://example.org/u$u" \
 		-selector "unix:uid:$u" -entryID "e-$u" > /dev/null ||

@@ -348,11 +348,72 @@ TEST(attest_self_through_socketpair)
 		CHECK(has(&w, sel));
 	}
 	CHECK_INT(count_prefix(&w, "unix:supplementary_gid:"), ngroups);
-	/* The set is sorted. */
+	/* The set is sorted, and each selector is one an entry may name. */
 	for (size_t i = 1; i < w.sel.n; i++)
 		CHECK(strcmp(w.sel.v[i - 1], w.sel.v[i]) < 0);
+	for (size_t i = 0; i < w.sel.n; i++)
+		CHECK_INT(spiffe_agent_selector_attestable(
+			w.sel.v[i], strlen(w.sel.v[i]), &eb), 0);
 	spiffe_agent_workload_free(&w);
 	spiffe_agent_workload_free(&w);
+}
+
+/* What entry create accepts: only selectors attestation can produce. */
+TEST(selector_attestable)
+{
+	static const struct {
+		const char *sel, *err;
+	} cases[] = {
+		{ "unix:uid:0", NULL },
+		{ "unix:uid:4294967295", NULL },
+		{ "unix:gid:1000", NULL },
+		{ "unix:supplementary_gid:27", NULL },
+		{ "unix:user:www-data", NULL },
+		{ "unix:group:a:b", NULL },     /* names are taken as they are */
+		{ "unix:supplementary_group:sudo", NULL },
+		{ "unix:path:/usr/bin/app", NULL },
+		{ "unix:sha256:0123456789abcdef0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef", NULL },
+		{ "uid:5", "this agent attests only unix selectors "
+		  "(unix:uid:1000, unix:path:/usr/bin/app, ...)" },
+		{ "k8s:ns:default", "this agent attests only unix selectors "
+		  "(unix:uid:1000, unix:path:/usr/bin/app, ...)" },
+		{ "unix:uid", "a unix selector is unix:KIND:VALUE" },
+		{ "unix:bogus:5", "unknown unix selector kind \"bogus\" (known: "
+		  "uid, user, gid, group, supplementary_gid, "
+		  "supplementary_group, path, sha256)" },
+		{ "unix:UID:5", "unknown unix selector kind \"UID\" (known: "
+		  "uid, user, gid, group, supplementary_gid, "
+		  "supplementary_group, path, sha256)" },
+		{ "unix:uid:", "unix:uid takes a decimal id (0 to 4294967295, "
+		  "no leading zeros)" },
+		{ "unix:uid:01", "unix:uid takes a decimal id (0 to "
+		  "4294967295, no leading zeros)" },
+		{ "unix:uid:-1", "unix:uid takes a decimal id (0 to "
+		  "4294967295, no leading zeros)" },
+		{ "unix:gid:4294967296", "unix:gid takes a decimal id (0 to "
+		  "4294967295, no leading zeros)" },
+		{ "unix:supplementary_gid:99999999999", "unix:supplementary_gid "
+		  "takes a decimal id (0 to 4294967295, no leading zeros)" },
+		{ "unix:user:", "unix:user takes a name" },
+		{ "unix:path:bin/app", "unix:path takes an absolute path" },
+		{ "unix:path:", "unix:path takes an absolute path" },
+		{ "unix:sha256:0123456789ABCDEF0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef",
+		  "unix:sha256 takes 64 lowercase hex digits" },
+		{ "unix:sha256:0123456789abcdef", "unix:sha256 takes 64 "
+		  "lowercase hex digits" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		spiffe_errbuf eb;
+		int rc = spiffe_agent_selector_attestable(
+			cases[i].sel, strlen(cases[i].sel), &eb);
+
+		CHECK_INT(rc, cases[i].err != NULL ? SPIFFE_ERR_ARG : 0);
+		if (cases[i].err != NULL)
+			CHECK_STR(eb.msg, cases[i].err);
+	}
 }
 
 TEST(attest_not_a_socket)
@@ -629,6 +690,7 @@ int main(void)
 	RUN(status_rejects);
 	RUN(status_group_limit);
 	RUN(attest_self_through_socketpair);
+	RUN(selector_attestable);
 	RUN(attest_not_a_socket);
 	RUN(attest_peer_that_exited);
 	RUN(attest_pid_gone_and_zombie);

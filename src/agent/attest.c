@@ -894,3 +894,88 @@ int spiffe_agent_attest_pid(spiffe_agent_attestor *a, pid_t pid,
 		close(pidfd);
 	return rc;
 }
+
+/* 1 if v[0..n) is a decimal uint32 as attestation writes it. */
+static int is_uint32(const char *v, size_t n)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 10 || (v[0] == '0' && n > 1))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 0;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	return x <= UINT32_MAX;
+}
+
+int spiffe_agent_selector_attestable(const char *p, size_t len,
+				     spiffe_errbuf *eb)
+{
+	static const struct {
+		const char *kind;
+		enum { NUM, NAME, PATH, HEX } form;
+	} kinds[] = {
+		{ "uid", NUM }, { "gid", NUM }, { "supplementary_gid", NUM },
+		{ "user", NAME }, { "group", NAME },
+		{ "supplementary_group", NAME }, { "path", PATH },
+		{ "sha256", HEX },
+	};
+	const char *k, *v, *colon;
+	size_t kl, vl;
+
+	if (len < 5 || memcmp(p, "unix:", 5) != 0)
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "this agent attests "
+				   "only unix selectors (unix:uid:1000, "
+				   "unix:path:/usr/bin/app, ...)");
+	k = p + 5;
+	colon = memchr(k, ':', len - 5);
+	if (colon == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_ARG, "a unix selector is "
+				   "unix:KIND:VALUE");
+	kl = (size_t)(colon - k);
+	v = colon + 1;
+	vl = len - 5 - kl - 1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strlen(kinds[i].kind) != kl ||
+		    memcmp(kinds[i].kind, k, kl) != 0)
+			continue;
+		switch (kinds[i].form) {
+		case NUM:
+			if (!is_uint32(v, vl))
+				return spiffe_fail(eb, SPIFFE_ERR_ARG,
+						   "unix:%s takes a decimal "
+						   "id (0 to 4294967295, no "
+						   "leading zeros)",
+						   kinds[i].kind);
+			return 0;
+		case NAME:
+			if (vl == 0)
+				return spiffe_fail(eb, SPIFFE_ERR_ARG,
+						   "unix:%s takes a name",
+						   kinds[i].kind);
+			return 0;
+		case PATH:
+			if (vl == 0 || v[0] != '/')
+				return spiffe_fail(eb, SPIFFE_ERR_ARG,
+						   "unix:path takes an "
+						   "absolute path");
+			return 0;
+		case HEX:
+			for (size_t j = 0; j < vl; j++)
+				if (!((v[j] >= '0' && v[j] <= '9') ||
+				      (v[j] >= 'a' && v[j] <= 'f')))
+					vl = 0;
+			if (vl != 64)
+				return spiffe_fail(eb, SPIFFE_ERR_ARG,
+						   "unix:sha256 takes 64 "
+						   "lowercase hex digits");
+			return 0;
+		}
+	}
+	return spiffe_fail(eb, SPIFFE_ERR_ARG, "unknown unix selector kind "
+			   "\"%.*s\" (known: uid, user, gid, group, "
+			   "supplementary_gid, supplementary_group, path, "
+			   "sha256)", (int)(kl > 64 ? 64 : kl), k);
+}

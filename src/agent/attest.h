@@ -183,4 +183,15 @@ SPIFFE_CHECK int spiffe_agent_attest_pid(spiffe_agent_attestor *a,
 					 pid_t pid, spiffe_agent_workload *w,
 					 spiffe_errbuf *eb);
 
+/*
+ * Checks that selector p[0..len) is one this attestor can produce, so an
+ * entry with it can ever match: unix:uid:N, unix:gid:N and
+ * unix:supplementary_gid:N with N a decimal uint32 (no sign or leading
+ * zero); unix:user:NAME, unix:group:NAME, unix:supplementary_group:NAME;
+ * unix:path:/ABSOLUTE; unix:sha256:<64 lowercase hex digits>.  0 or
+ * SPIFFE_ERR_ARG with eb saying what is wrong.
+ */
+SPIFFE_CHECK int spiffe_agent_selector_attestable(const char *p, size_t len,
+						  spiffe_errbuf *eb);
+
 #endif

@@ -569,8 +569,11 @@ static int cmd_create(void)
 	e.parent_id = dup_or_die(o.parent_id);
 	e.hint = dup_or_die(o.hint);
 	for (size_t i = 0; i < o.selectors.n; i++) {
-		if (spiffe_selectors_add(&e.sel, o.selectors.v[i],
-					 strlen(o.selectors.v[i]), &eb) != 0) {
+		const char *sv = o.selectors.v[i];
+
+		if (spiffe_agent_selector_attestable(sv, strlen(sv),
+						     &eb) != 0 ||
+		    spiffe_selectors_add(&e.sel, sv, strlen(sv), &eb) != 0) {
 			errline("invalid selector \"%s\": %s",
 				o.selectors.v[i], eb.msg);
 			spiffe_agent_entry_free(&e);
