@@ -203,6 +203,10 @@ out=$(entry show -selector unix:uid:0 | grep -c '^Entry ID')
 expect_eq entry-show-selector "$out" 2
 out=$(entry show | head -n 1)
 expect_eq entry-show-all "$out" "Found 9 entries"
+out=$("$A" entry show -dataDir "$T/typo" 2>&1)
+expect_eq entry-show-no-folder "$? $out" "1 spiffe-agent: no data folder\
+ $T/typo: no entries were created there (see -dataDir)"
+expect_eq entry-show-no-folder-made "$(ls -d "$T/typo" 2>/dev/null)" ""
 
 # --- every RPC, as root ---------------------------------------------------
 out=$(cl x509)

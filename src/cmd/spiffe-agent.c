@@ -248,10 +248,10 @@ static spiffe_flag create_flags[] = {
 	{ "selector", SPIFFE_FLAG_REPEAT, &o.selectors, "TYPE:VALUE",
 	  "a selector the workload must have, as unix:uid:1000;\n"
 	  "give it once per selector (at least one)", 0 },
-	{ "x509SVIDTTL", SPIFFE_FLAG_STRING, &o.x509_ttl, "SECONDS",
-	  "X.509-SVID lifetime (default: the agent's)", 0 },
-	{ "jwtSVIDTTL", SPIFFE_FLAG_STRING, &o.jwt_ttl, "SECONDS",
-	  "JWT-SVID lifetime (default: the agent's)", 0 },
+	{ "x509SVIDTTL", SPIFFE_FLAG_STRING, &o.x509_ttl, "DURATION",
+	  "X.509-SVID lifetime, as 1h or 3600 (default: the agent's)", 0 },
+	{ "jwtSVIDTTL", SPIFFE_FLAG_STRING, &o.jwt_ttl, "DURATION",
+	  "JWT-SVID lifetime, as 5m or 300 (default: the agent's)", 0 },
 	{ "hint", SPIFFE_FLAG_STRING, &o.hint, "HINT",
 	  "a hint for workloads with several identities", 0 },
 	{ "entryID", SPIFFE_FLAG_STRING, &o.entry_id, "ID",
@@ -480,7 +480,11 @@ out:
 /* ---- entry commands ----------------------------------------------------- */
 
 /* Opens the registry of -dataDir and -trustDomain; exits on failure. */
-static void open_registry(spiffe_agent_registry *reg, int *dirfd)
+/*
+ * Opens the registry in o.data_dir; only entry create makes the folder,
+ * the commands that read stop when it is not there.
+ */
+static void open_registry(spiffe_agent_registry *reg, int *dirfd, int create)
 {
 	spiffe_errbuf eb;
 	spiffe_td td;
@@ -492,6 +496,11 @@ static void open_registry(spiffe_agent_registry *reg, int *dirfd)
 	}
 	if (spiffe_crypto_init() != 0) {
 		errline("crypto initialization failed");
+		exit(EXIT_FAIL);
+	}
+	if (!create && access(o.data_dir, F_OK) != 0 && errno == ENOENT) {
+		errline("no data folder %s: no entries were created there "
+			"(see -dataDir)", o.data_dir);
 		exit(EXIT_FAIL);
 	}
 	spiffe_agent_registry_init(reg);
@@ -580,7 +589,7 @@ static int cmd_create(void)
 			return EXIT_USAGE;
 		}
 	}
-	open_registry(&reg, &dirfd);
+	open_registry(&reg, &dirfd, 1);
 	if (spiffe_agent_registry_create(&reg, &e, &out, &eb) != 0) {
 		errline("%s", eb.msg);
 	} else {
@@ -622,7 +631,7 @@ static int cmd_show(void)
 			return EXIT_USAGE;
 		}
 	}
-	open_registry(&reg, &dirfd);
+	open_registry(&reg, &dirfd, 0);
 	spiffe_agent_entries_init(&all);
 	if (spiffe_agent_registry_list(&reg, &all, &eb) != 0) {
 		errline("%s", eb.msg);
@@ -673,7 +682,7 @@ static int cmd_delete(void)
 		errline("entry delete needs -entryID");
 		return EXIT_USAGE;
 	}
-	open_registry(&reg, &dirfd);
+	open_registry(&reg, &dirfd, 0);
 	if (spiffe_agent_registry_delete(&reg, o.entry_id,
 					 strlen(o.entry_id), &eb) != 0) {
 		errline("%s", eb.msg);
