@@ -228,6 +228,9 @@ int spiffe_addr_parse(spiffe_addr *a, const char *s, size_t len,
 		rc = parse_unix(a, s + 5, len - 5, eb);
 	else if (has_prefix_ci(s, len, "tcp:"))
 		rc = parse_tcp(a, s + 4, len - 4, eb);
+	else if (len > 0 && memchr(s, ':', len) == NULL)
+		rc = bad(eb, PREFIX " must have a \"tcp\" or \"unix\" scheme "
+			 "(a Unix socket is unix:///absolute/path)");
 	else
 		rc = bad(eb, PREFIX " must have a \"tcp\" or \"unix\" scheme");
 	if (rc != 0)

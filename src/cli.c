@@ -361,6 +361,11 @@ int spiffe_cli_socket_address(const char *flag,
 			      const char **addr, spiffe_errbuf *eb)
 {
 	*addr = flag;
+	if (flag != NULL && flag[0] != '/' && flag[0] != '\0' &&
+	    strchr(flag, ':') == NULL)
+		return spiffe_fail(eb, SPIFFE_ERR_ADDRESS, "socket path \"%.*s\""
+				   " is not absolute (give /full/path or "
+				   "unix:///full/path)", 200, flag);
 	if (flag == NULL || flag[0] != '/')
 		return 0;
 	if (strlen(flag) > SPIFFE_ADDR_PATH_MAX ||

@@ -799,8 +799,13 @@ outcome "tcp address" 2 'spiffe: cannot fetch X.509-SVIDs: Unavailable:'\
 ' cannot connect to tcp://127.0.0.1:1: Connection refused' ""
 run api fetch x509 -socketPath none.sock
 outcome "relative -socketPath" 2 'spiffe: invalid value for flag'\
-' -socketPath: workload endpoint socket URI must have a "tcp" or "unix"'\
-' scheme' ""
+' -socketPath: socket path "none.sock" is not absolute (give /full/path'\
+' or unix:///full/path)' ""
+SPIFFE_ENDPOINT_SOCKET=run/x.sock
+run api fetch x509
+outcome "relative SPIFFE_ENDPOINT_SOCKET" 2 'spiffe: SPIFFE_ENDPOINT_SOCKET:'\
+' workload endpoint socket URI must have a "tcp" or "unix" scheme (a Unix'\
+' socket is unix:///absolute/path)' ""
 SPIFFE_ENDPOINT_SOCKET=/tmp/x.sock
 run api fetch x509
 outcome "bad SPIFFE_ENDPOINT_SOCKET" 2 'spiffe: SPIFFE_ENDPOINT_SOCKET:'\
@@ -809,7 +814,7 @@ outcome "bad SPIFFE_ENDPOINT_SOCKET" 2 'spiffe: SPIFFE_ENDPOINT_SOCKET:'\
 unset SPIFFE_ENDPOINT_SOCKET
 run api fetch x509
 outcome "no endpoint" 2 'spiffe: workload endpoint socket address is not'\
-' configured (set SPIFFE_ENDPOINT_SOCKET)' ""
+' configured (set SPIFFE_ENDPOINT_SOCKET or give -socketPath)' ""
 export SPIFFE_ENDPOINT_SOCKET=unix://$T/fake.sock
 run api fetch x509 -timeout 0s
 outcome "-timeout 0" 2 'spiffe: flag -timeout must be at least 1ms' ""

@@ -50,7 +50,10 @@ static const struct vec vecs[] = {
 	{ "", "workload endpoint socket URI must have a \"tcp\" or \"unix\" "
 	  "scheme", NULL },
 	{ "blah", "workload endpoint socket URI must have a \"tcp\" or "
-	  "\"unix\" scheme", NULL },
+	  "\"unix\" scheme (a Unix socket is unix:///absolute/path)", NULL },
+	{ "run/agent.sock", "workload endpoint socket URI must have a "
+	  "\"tcp\" or \"unix\" scheme (a Unix socket is "
+	  "unix:///absolute/path)", NULL },
 	{ "unix-abstract:foo", "workload endpoint socket URI must have a "
 	  "\"tcp\" or \"unix\" scheme", NULL },
 	{ "tcp:opaque", "workload endpoint tcp socket URI must not be opaque "

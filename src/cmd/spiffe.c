@@ -892,7 +892,7 @@ static spiffe_wlapi_client *api_client(void)
 	spiffe_wlapi_options_init(&wo);
 	if (spiffe_cli_socket_address(o.socket, addr, &wo.address,
 				      &eb) != 0) {
-		errline("%s", eb.msg);
+		errline("invalid value for flag -socketPath: %s", eb.msg);
 		exit(EXIT_USAGE);
 	}
 	if (o.timeout < 1000000) {
@@ -908,6 +908,10 @@ static spiffe_wlapi_client *api_client(void)
 		else if (getenv(SPIFFE_ENDPOINT_ENV) != NULL &&
 			 *getenv(SPIFFE_ENDPOINT_ENV) != '\0')
 			errline("%s: %s", SPIFFE_ENDPOINT_ENV, eb.msg);
+		else if (strstr(eb.msg, "(set " SPIFFE_ENDPOINT_ENV ")"))
+			/* The library's hint; this command has a flag too. */
+			errline("%.*s or give -socketPath)",
+				(int)strlen(eb.msg) - 1, eb.msg);
 		else
 			errline("%s", eb.msg);
 		exit(EXIT_USAGE);
