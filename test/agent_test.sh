@@ -134,6 +134,11 @@ expect_eq socket-kept "$(stat -c %F "$SOCK")" socket
 out=$("$A" healthcheck -socketPath "$SOCK" 2>&1)
 expect_eq health-exit $? 0
 expect_eq health-out "$out" "Agent is healthy."
+out=$("$A" healthcheck -socketPath "unix://$SOCK" 2>&1)
+expect_eq health-unix-uri "$? $out" "0 Agent is healthy."
+out=$("$A" healthcheck -socketPath "run/agent.sock" 2>&1)
+expect_eq health-relative "$? $out" "2 spiffe-agent: -socketPath must be an\
+ absolute path of at most 120 bytes"
 
 # --- no entries yet ------------------------------------------------------
 expect_eq no-entry "$(cl x509)" "STATUS PermissionDenied no identity issued"

@@ -714,6 +714,8 @@ static int cmd_health(void)
 
 	if (o.socket == NULL)
 		o.socket = DEFAULT_SOCKET;
+	if (strncmp(o.socket, "unix:///", 8) == 0)
+		o.socket += 7;          /* the form spiffe and SPIRE take */
 	if (o.socket[0] != '/' ||
 	    (size_t)snprintf(addr, sizeof(addr), "unix://%s", o.socket) >=
 	    sizeof(addr)) {
@@ -761,7 +763,7 @@ static const struct cmd cmds[] = {
 	{ "entry delete", delete_flags, NFLAGS(delete_flags), cmd_delete,
 	  "Deletes a registration entry" },
 	{ "healthcheck", health_flags, NFLAGS(health_flags), cmd_health,
-	  "Checks that the agent answers on -socketPath (exit 0 or 1)" },
+	  "Checks that the agent answers (exit 0 yes, 1 no, 2 usage)" },
 };
 
 static void usage(FILE *f)
