@@ -162,7 +162,7 @@ outcome "id parse escapes controls" 1 'spiffe: invalid SPIFFE ID: path'\
 export SPIFFE_TEST_NOW=$JWT_NOW
 grep -v '^#' test/data/cli/jwt-validate.txt > "$T/jv"
 n=0
-while IFS='|' read -r name code msg; do
+while IFS='|' read -r name code msg hint; do
 	n=$((n + 1))
 	if [ "$name" = empty ]; then   # "" is no -token value: use stdin
 		run_in "$J/empty.jwt" jwt validate -token - -audience "$AUD" \
@@ -177,7 +177,7 @@ while IFS='|' read -r name code msg; do
 		outcome "jwt validate $name" 0 "" spiffe://example.org/client
 	else
 		outcome "jwt validate $name" "$code" \
-			"spiffe: JWT-SVID is not valid: $msg" ""
+			"spiffe: JWT-SVID is not valid: $msg$hint" ""
 	fi
 done < "$T/jv"
 expect_eq "jwt validate: every vector listed" "$n" \
@@ -214,7 +214,19 @@ run_in "$T/two-newlines" jwt validate -token - -audience "$AUD" \
 	-bundle "$BD/jwks-valid.json"
 outcome "jwt validate stdin two newlines" 1 'spiffe: JWT-SVID is not valid:'\
 ' unable to parse JWT token: signature is not canonical unpadded'\
-' base64url' ""
+' base64url (the token has whitespace at byte '"$(wc -c < \
+	"$J/es256-valid.jwt")"'; give it alone, on one line)' ""
+tok "$J/es256-valid.jwt"
+run jwt validate -token "Bearer $TOK" -audience "$AUD" \
+	-bundle "$BD/jwks-valid.json"
+outcome "jwt validate Bearer pasted" 1 'spiffe: JWT-SVID is not valid:'\
+' unable to parse JWT token: header is not canonical unpadded base64url'\
+' (give the token without "Bearer ")' ""
+run jwt inspect "$J/es256-valid.jwt"
+outcome "jwt inspect a file name" 1 'spiffe: not a valid JWT-SVID: unable to'\
+' parse JWT token: compact serialization has 2 parts, expected 3 (this'\
+' names a file: to read the token from it, give - and redirect the file'\
+' to standard input)' ""
 run_in "$J/es384-valid.jwt" jwt validate -token - -audience "$AUD" \
 	-bundle "$BD/jwks-valid.json" -output json
 outcome "jwt validate json" 0 ""

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -317,6 +318,34 @@ static char *read_token(const char *arg, size_t *len)
 	if (*len > 0 && t[*len - 1] == '\r')
 		t[--*len] = '\0';
 	return t;
+}
+
+/*
+ * What a refused token most likely is, for the end of the error line:
+ * "" when nothing stands out.  arg is how it was given.
+ */
+static const char *token_hint(const char *t, size_t len, const char *arg)
+{
+	static char hint[160];
+	size_t i;
+
+	if (len == 0)
+		return " (the token is empty)";
+	if (len > 7 && strncasecmp(t, "Bearer ", 7) == 0)
+		return " (give the token without \"Bearer \")";
+	for (i = 0; i < len; i++)
+		if (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' ||
+		    t[i] == '\r')
+			break;
+	if (i < len) {
+		snprintf(hint, sizeof(hint), " (the token has whitespace at "
+			 "byte %zu; give it alone, on one line)", i);
+		return hint;
+	}
+	if (strcmp(arg, "-") != 0 && access(arg, F_OK) == 0)
+		return " (this names a file: to read the token from it, give "
+		       "- and redirect the file to standard input)";
+	return "";
 }
 
 /* ---- bundles ------------------------------------------------------------ */
@@ -628,7 +657,8 @@ static int cmd_jwt_inspect(char **args)
 	if (rc != 0) {
 		if (!o.json)
 			put_jwt_parts(out, t, len);
-		errline("not a valid JWT-SVID: %s", eb.msg);
+		errline("not a valid JWT-SVID: %s%s", eb.msg,
+			token_hint(t, len, args[0]));
 		rc = EXIT_INVALID;
 	} else if (o.json) {
 		fputs("{\"verified\":false,\"spiffe_id\":", out);
@@ -683,7 +713,8 @@ static int cmd_jwt_validate(char **args)
 	rc = spiffe_jwtsvid_parse_and_validate(&s, t, len, set, o.audience.v,
 					       o.audience.n, NULL, &eb);
 	if (rc != 0) {
-		errline("JWT-SVID is not valid: %s", eb.msg);
+		errline("JWT-SVID is not valid: %s%s", eb.msg,
+			token_hint(t, len, o.token));
 		rc = rc == SPIFFE_ERR_NOMEM ? EXIT_USAGE : EXIT_INVALID;
 	} else if (o.json) {
 		fputs("{\"spiffe_id\":", out);
@@ -1486,7 +1517,8 @@ static int cmd_validate_jwt(char **args)
 	if (rc != 0) {
 		/* The agent says InvalidArgument for a token it refuses. */
 		if (strncmp(eb.msg, "InvalidArgument: ", 17) == 0)
-			errline("JWT-SVID is not valid: %s", eb.msg + 17);
+			errline("JWT-SVID is not valid: %s%s", eb.msg + 17,
+				token_hint(t, len, o.svid));
 		else
 			errline("cannot validate the JWT-SVID: %s", eb.msg);
 		rc = api_exit(rc);
