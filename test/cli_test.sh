@@ -408,8 +408,8 @@ run x509 verify -chain "$X/good-leaf.pem" -bundle "$X/root-ca.pem" \
 outcome "x509 verify -id" 0 "" spiffe://example.org/workload
 run x509 verify -chain "$X/good-leaf.pem" -bundle "$X/root-ca.pem" \
 	-id spiffe://example.org/other
-outcome "x509 verify -id mismatch" 1 'spiffe: unexpected ID'\
-' "spiffe://example.org/workload" (want "spiffe://example.org/other")' ""
+outcome "x509 verify -id mismatch" 1 'spiffe: X.509-SVID is not valid:'\
+' unexpected ID "spiffe://example.org/workload" (want "spiffe://example.org/other")' ""
 run x509 verify -chain "$X/good-leaf.pem" -bundle "$X/root-ca.pem" \
 	-memberOf example.org
 outcome "x509 verify -memberOf" 0 "" spiffe://example.org/workload

@@ -794,12 +794,12 @@ static int cmd_x509_verify(char **args)
 		errline("X.509-SVID is not valid: %s", eb.msg);
 		rc = rc == SPIFFE_ERR_NOMEM ? EXIT_USAGE : EXIT_INVALID;
 	} else if (want.len > 0 && !spiffe_id_equal(&id, &want)) {
-		errline("unexpected ID \"%s\" (want \"%s\")", id.str,
-			want.str);
+		errline("X.509-SVID is not valid: unexpected ID \"%s\" "
+			"(want \"%s\")", id.str, want.str);
 		rc = EXIT_INVALID;
 	} else if (td.len > 0 && !spiffe_id_member_of(&id, &td)) {
-		errline("unexpected trust domain of \"%s\" (want \"%s\")",
-			id.str, td.name);
+		errline("X.509-SVID is not valid: unexpected trust domain "
+			"of \"%s\" (want \"%s\")", id.str, td.name);
 		rc = EXIT_INVALID;
 	} else if (o.json) {
 		spiffe_id_td(&id, &td);
