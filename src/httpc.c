@@ -354,7 +354,8 @@ static void cb_data(void *ctx, uint32_t sid, const uint8_t *p, size_t len,
 		r->body = nb;
 		q->cap = cap;
 	}
-	memcpy(r->body + r->body_len, p, len);
+	if (len > 0)
+		memcpy(r->body + r->body_len, p, len);
 	r->body_len += len;
 	if (spiffe_h2_consume(q->h2, sid, len) != 0)
 		call_fail(q, SPIFFE_ERR_NOMEM, "out of memory");

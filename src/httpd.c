@@ -225,7 +225,7 @@ int spiffe_httpd_resp_header(spiffe_httpd_resp *r, const char *name,
 	size_t need;
 	int rc;
 
-	if (name_eq(name, nlen, "content-length") ||
+	if (nlen == 0 || name_eq(name, nlen, "content-length") ||
 	    name_eq(name, nlen, "transfer-encoding") ||
 	    name_eq(name, nlen, "connection")) {
 		r->err = 1;
@@ -260,6 +260,8 @@ int spiffe_httpd_resp_write(spiffe_httpd_resp *r, const void *data,
 {
 	int rc;
 
+	if (len == 0)
+		return 0;
 	if (len > SIZE_MAX - r->body_len) {
 		r->err = 1;
 		return SPIFFE_ERR_LIMIT;
@@ -377,7 +379,7 @@ static int render(conn *c, const spiffe_httpd_resp *r, int head_only)
 		fallback.err = 1;
 		return render(c, &fallback, 1);
 	}
-	if (send_body) {
+	if (send_body && blen > 0) {
 		memcpy(c->out + outlen, r->body, blen);
 		outlen += blen;
 	}

@@ -910,6 +910,20 @@ TEST(rproxy_init_checks_url)
 	cli_free(&c);
 }
 
+/* Empty writes and an empty field name, on a response with no buffers
+ * yet (under UBSan an empty copy into a NULL body was an error). */
+TEST(resp_empty_calls)
+{
+	spiffe_httpd_resp r;
+
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(spiffe_httpd_resp_write(&r, NULL, 0), 0);
+	CHECK(r.body == NULL && r.body_len == 0 && r.err == 0);
+	CHECK_INT(spiffe_httpd_resp_header(&r, "", 0, "v", 1),
+		  SPIFFE_ERR_ARG);
+	CHECK(r.nfields == 0 && r.text == NULL && r.err == 1);
+}
+
 TEST(url_parse)
 {
 	char h[256], p[8];
@@ -1829,6 +1843,7 @@ static int unit_tests(void)
 	RUN1(many_client_handshakes_in_flight);
 	RUN1(rproxy_forwards_end_to_end);
 	RUN1(rproxy_init_checks_url);
+	RUN1(resp_empty_calls);
 	RUN1(url_parse);
 	RUN1(h2_concurrent_streams);
 	RUN1(h2_same_rules_as_http1);
