@@ -84,14 +84,7 @@ serve() {
 		-listen 127.0.0.1:0 > "$T/$n.log" 2>&1 &
 	eval "pid_$n=$!"
 	PIDS="$PIDS $!"
-	PORT=
-	i=0
-	while [ -z "$PORT" ] && [ $i -lt 200 ]; do
-		PORT=$(sed -n 's/.* Serving HTTPS on port \([0-9]*\).*/\1/p' \
-			"$T/$n.log" 2>/dev/null | head -n 1)
-		[ -n "$PORT" ] || sleep 0.05
-		i=$((i + 1))
-	done
+	PORT=$(https_port "$T/$n.log" 200)
 	[ -n "$PORT" ] || fail "start $n" "$(tail -n 5 "$T/$n.log")"
 }
 
@@ -301,7 +294,7 @@ $PY test/e2e/echo_upstream.py "$T/svid/svid.0.pem" "$T/svid/svid.0.key" \
 	> "$T/echo.out" 2>&1 &
 PIDS="$PIDS $!"
 i=0
-while ! grep -q '^PORT ' "$T/echo.out" && [ $i -lt 100 ]; do
+while ! grep -qs '^PORT ' "$T/echo.out" && [ $i -lt 100 ]; do
 	sleep 0.05
 	i=$((i + 1))
 done

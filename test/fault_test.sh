@@ -95,14 +95,7 @@ serve() {
 		> "$T/$n.log" 2>&1 &
 	eval "pid_$n=$!"
 	PIDS="$PIDS $!"
-	PORT=
-	i=0
-	while [ -z "$PORT" ] && [ $i -lt 300 ]; do
-		PORT=$(sed -n 's/.* Serving HTTPS on port \([0-9]*\).*/\1/p' \
-			"$T/$n.log" 2>/dev/null | head -n 1)
-		[ -n "$PORT" ] || sleep 0.05
-		i=$((i + 1))
-	done
+	PORT=$(https_port "$T/$n.log" 300)
 	[ -n "$PORT" ] || fail "start $n" "$(tail -n 5 "$T/$n.log")"
 }
 

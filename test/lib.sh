@@ -30,6 +30,19 @@ expect_file_contains() {
 	fi
 }
 
+# https_port LOG TRIES: waits up to TRIES x 50 ms for LOG's "Serving HTTPS
+# on port N" line; prints N (nothing if it never came).
+https_port() {
+	_i=0
+	while [ "$_i" -lt "$2" ]; do
+		_p=$(sed -n 's/.* Serving HTTPS on port \([0-9]*\).*/\1/p' \
+			"$1" 2>/dev/null | head -n 1)
+		[ -n "$_p" ] && { echo "$_p"; return 0; }
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+}
+
 finish() { echo "RESULT $T_PASS $T_FAIL $T_SKIP"; [ "$T_FAIL" -eq 0 ]; }
 
 # The Debian python (with python3-grpcio, -cryptography, -jwt).
