@@ -143,12 +143,14 @@ int spiffe_bundle_set_x509_pem(spiffe_bundle *b, const char *pem,
 
 	mbedtls_x509_crt_init(&list);
 	for (;;) {
-		const char *s = memmem(pem + off, len - off, begin,
-				       sizeof(begin) - 1);
+		const char *s;
 		const char *e;
 		mbedtls_pem_context ctx;
 		size_t used;
 
+		if (off >= len)         /* also: (NULL, 0) is no blocks */
+			break;
+		s = memmem(pem + off, len - off, begin, sizeof(begin) - 1);
 		if (s == NULL)
 			break;
 		e = memmem(s, (size_t)(pem + len - s), end, sizeof(end) - 1);

@@ -642,8 +642,9 @@ static int read_body(spiffe_httpc *c, cconn *k, spiffe_httpc_resp *r,
 	for (;;) {
 		size_t used, made;
 
-		/* Room for what this input can decode to. */
-		if (cap - r->body_len < inlen) {
+		/* Room for what this input can decode to (never a NULL
+		 * buffer: NULL + 0 is undefined too). */
+		if (r->body == NULL || cap - r->body_len < inlen) {
 			size_t need = r->body_len + inlen;
 			uint8_t *p;
 

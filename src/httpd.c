@@ -249,7 +249,8 @@ int spiffe_httpd_resp_header(spiffe_httpd_resp *r, const char *name,
 	r->text_len += nlen;
 	r->f[r->nfields].voff = (uint32_t)r->text_len;
 	r->f[r->nfields].vlen = (uint32_t)vlen;
-	memcpy(r->text + r->text_len, value, vlen);
+	if (vlen > 0)        /* an empty value may be given as NULL, 0 */
+		memcpy(r->text + r->text_len, value, vlen);
 	r->text_len += vlen;
 	r->nfields++;
 	return 0;

@@ -140,6 +140,9 @@ TEST(stat_rejects)
 	/* A name not terminated where the text is cut short. */
 	CHECK_INT(spiffe_agent_parse_stat(max, 6, &st, &eb),
 		  SPIFFE_ERR_MALFORMED);
+	CHECK_INT(spiffe_agent_parse_stat(NULL, 0, &st, &eb),
+		  SPIFFE_ERR_MALFORMED);
+	CHECK_STR(eb.msg, "/proc stat: no process ID at the start");
 }
 
 TEST(stat_limit)
@@ -240,6 +243,9 @@ TEST(status_rejects)
 						    &st, &eb), v[i].err);
 		CHECK_STR(eb.msg, v[i].msg);
 	}
+	CHECK_INT(spiffe_agent_parse_status(NULL, 0, &st, &eb),
+		  SPIFFE_ERR_MALFORMED);
+	CHECK_STR(eb.msg, "/proc status: no \"Uid:\" line");
 }
 
 TEST(status_group_limit)

@@ -853,6 +853,7 @@ TEST(selector_sets)
 	CHECK(spiffe_selectors_contains(&a, S("unix:gid:1")));
 	CHECK(!spiffe_selectors_contains(&a, S("unix:gid:")));
 	CHECK(!spiffe_selectors_contains(&a, S("unix:gid:10")));
+	CHECK(!spiffe_selectors_contains(&a, NULL, 0));
 	CHECK(spiffe_selectors_subset(&b, &a));
 	CHECK_INT(spiffe_selectors_add(&b, S("unix:uid:1"), &eb), 0);
 	CHECK(spiffe_selectors_subset(&b, &a));

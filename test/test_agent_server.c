@@ -1237,6 +1237,7 @@ TEST(log_lines)
 			     "\x7f", 13);
 	spiffe_agent_log_int(&l, "n", -42);
 	spiffe_agent_log_cstr(&l, "e", "");
+	spiffe_agent_log_str(&l, "z", NULL, 0);
 	spiffe_agent_log_end(&l);
 	n = read(p[0], buf, sizeof(buf) - 1);
 	CHECK(n > 0);
@@ -1244,7 +1245,7 @@ TEST(log_lines)
 	CHECK(strncmp(buf, "time=\"", 6) == 0);
 	CHECK_STR(strstr(buf, " level="), " level=warning msg=\"a \\\"b\\\"\" "
 		  "path=/usr/bin/x-1.2_b@c^d+e evil=\"a\\nb\\\"c\\\\\\x01"
-		  "\\xff\\u0085\xc3\xa9\\x7f\" n=-42 e=\n");
+		  "\\xff\\u0085\xc3\xa9\\x7f\" n=-42 e= z=\n");
 	memset(big, 'a', sizeof(big));
 	spiffe_agent_log_begin(&l, &log, SPIFFE_LOG_ERROR, "big");
 	spiffe_agent_log_str(&l, "v", big, sizeof(big));

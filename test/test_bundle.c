@@ -165,6 +165,9 @@ TEST(pem_bundle)
 		  SPIFFE_ERR_BUNDLE);
 	CHECK_STR(eb.msg, "x509bundle: PEM block without END line");
 	CHECK_INT(b.nx509, 1);
+	/* No text at all, as (NULL, 0): no roots. */
+	CHECK_INT(spiffe_bundle_set_x509_pem(&b, NULL, 0, &eb), 0);
+	CHECK_INT(b.nx509, 0);
 	spiffe_bundle_free(&b);
 	free(pem);
 	free(der);

@@ -922,6 +922,12 @@ TEST(resp_empty_calls)
 	CHECK_INT(spiffe_httpd_resp_header(&r, "", 0, "v", 1),
 		  SPIFFE_ERR_ARG);
 	CHECK(r.nfields == 0 && r.text == NULL && r.err == 1);
+	/* An empty value given as (NULL, 0). */
+	r.err = 0;
+	CHECK_INT(spiffe_httpd_resp_header(&r, "X-Empty", 7, NULL, 0), 0);
+	CHECK(r.nfields == 1 && r.text_len == 7 && r.err == 0);
+	CHECK_MEM(r.text, "X-Empty", 7);
+	free(r.text);
 }
 
 TEST(url_parse)

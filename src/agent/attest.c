@@ -66,7 +66,7 @@ static int dec(const char **c, const char *end, uint64_t max, uint64_t *v)
 int spiffe_agent_parse_stat(const char *p, size_t len,
 			    spiffe_agent_proc_stat *st, spiffe_errbuf *eb)
 {
-	const char *end = p + len, *c = p, *rp;
+	const char *end, *c, *rp;
 	uint64_t v;
 
 	memset(st, 0, sizeof(*st));
@@ -74,6 +74,10 @@ int spiffe_agent_parse_stat(const char *p, size_t len,
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "/proc stat of %zu "
 				   "bytes exceeds the limit of %d", len,
 				   SPIFFE_PROC_STAT_MAX);
+	if (len == 0)            /* (NULL, 0): NULL + 0 is undefined */
+		p = "";
+	end = p + len;
+	c = p;
 	if (dec(&c, end, INT32_MAX, &v) != 0 || v == 0)
 		return spiffe_fail(eb, SPIFFE_ERR_MALFORMED,
 				   "/proc stat: no process ID at the start");
@@ -157,7 +161,7 @@ int spiffe_agent_parse_status(const char *p, size_t len,
 			      spiffe_errbuf *eb)
 {
 	static const char *const keys[] = { "Uid", "Gid", "Groups" };
-	const char *end = p + len, *line = p;
+	const char *end, *line;
 	int seen[3] = { 0, 0, 0 };
 
 	memset(st, 0, sizeof(*st));
@@ -165,6 +169,10 @@ int spiffe_agent_parse_status(const char *p, size_t len,
 		return spiffe_fail(eb, SPIFFE_ERR_LIMIT, "/proc status of %zu "
 				   "bytes exceeds the limit of %u", len,
 				   (unsigned)SPIFFE_PROC_STATUS_MAX);
+	if (len == 0)            /* (NULL, 0): NULL + 0 is undefined */
+		p = "";
+	end = p + len;
+	line = p;
 	while (line < end) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
 		const char *le = nl ? nl : end;

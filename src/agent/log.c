@@ -64,7 +64,8 @@ static void put(spiffe_agent_logline *l, const char *p, size_t n)
 		n = room;
 		l->cut = 1;
 	}
-	memcpy(l->buf + l->len, p, n);
+	if (n > 0)
+		memcpy(l->buf + l->len, p, n);
 	l->len += n;
 }
 

@@ -88,7 +88,8 @@ int spiffe_selector_check(const char *p, size_t len, spiffe_errbuf *eb)
 static int cmp(const char *p, size_t len, const char *s)
 {
 	size_t sl = strlen(s);
-	int c = memcmp(p, s, len < sl ? len : sl);
+	size_t k = len < sl ? len : sl;
+	int c = k > 0 ? memcmp(p, s, k) : 0;
 
 	if (c != 0)
 		return c;

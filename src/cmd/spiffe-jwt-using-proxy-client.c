@@ -76,7 +76,8 @@ static int call(spiffe_httpc *c, const char *path, size_t plen,
 		}
 	}
 	if (rc == 0) {
-		spiffe_log("%.*s", (int)r.body_len, (const char *)r.body);
+		spiffe_log("%.*s", (int)r.body_len,
+			   r.body != NULL ? (const char *)r.body : "");
 		ms = spiffe_monotonic_ms() - t0;
 		if (o.n > 1)
 			spiffe_log("%" PRId64 " requests in %" PRId64 " ms "
