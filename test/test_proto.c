@@ -12,7 +12,10 @@
 
 static pb_bytes_array_t *bytes_of(size_t n, uint8_t seed)
 {
-	pb_bytes_array_t *b = malloc(PB_BYTES_ARRAY_T_ALLOCSIZE(n));
+	/* Never less than the struct itself (its size field is padded
+	 * out): clang's UBSan checks member access against the whole. */
+	size_t sz = PB_BYTES_ARRAY_T_ALLOCSIZE(n);
+	pb_bytes_array_t *b = malloc(sz < sizeof(*b) ? sizeof(*b) : sz);
 
 	b->size = (pb_size_t)n;
 	for (size_t i = 0; i < n; i++)
