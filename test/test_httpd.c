@@ -741,12 +741,13 @@ TEST(many_client_handshakes_in_flight)
 	 * handshake failed with "out of memory". */
 	enum { N = 80 };
 	static struct raw w[N];
+	static int done[N];
 	struct srv s;
 	struct cli c;
 	spiffe_errbuf eb;
 	int64_t dl = spiffe_monotonic_ms() + 20000;
 	char ps[8];
-	int i, rc;
+	int i, rc, inflight = 0;
 
 	srv_start(&s, "server", 20000, 0);
 	cli_init(&c, s.port, "spiffe://example.org/server");
@@ -757,12 +758,22 @@ TEST(many_client_handshakes_in_flight)
 					     NULL), 0);
 		CHECK_INT(spiffe_tls_conn_setup(&w[i].tls, &c.tls, w[i].fd,
 						NULL, NULL), 0);
+		/* Waiting for the server's flight, as a rule; on an idle
+		 * machine the server may answer within this very call. */
 		rc = spiffe_tls_handshake(&w[i].tls, &eb);
-		if (rc != SPIFFE_ERR_AGAIN)
+		if (rc != 0 && rc != SPIFFE_ERR_AGAIN)
 			FAILF("handshake %d: %d %s", i, rc, eb.msg);
-		CHECK_INT(rc, SPIFFE_ERR_AGAIN);
+		CHECK(rc == 0 || rc == SPIFFE_ERR_AGAIN);
+		done[i] = rc == 0;
+		inflight += rc == SPIFFE_ERR_AGAIN;
 	}
+	/* Past the 32 slots the static key store had. */
+	if (inflight <= 32)
+		FAILF("only %d of %d handshakes in flight", inflight, N);
+	CHECK(inflight > 32);
 	for (i = 0; i < N; i++) {
+		if (done[i])
+			continue;
 		rc = spiffe_tls_handshake_wait(&w[i].tls, dl, &eb);
 		if (rc != 0)
 			FAILF("handshake %d: %s", i, eb.msg);
