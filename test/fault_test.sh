@@ -364,8 +364,7 @@ piped() {
 }
 piped pipesrv env SPIFFE_ENDPOINT_SOCKET=unix://$T/agent.sock "$SERVER" \
 	-listen 127.0.0.1:0
-PIPE_PORT=$(sed -n 's/.* Serving HTTPS on port \([0-9]*\).*/\1/p' \
-	"$T/pipesrv.first")
+PIPE_PORT=$(https_port "$T/pipesrv.first" 1)
 for i in 1 2 3; do
 	req "$PIPE_PORT"        # each logs "Malformed header" to the pipe
 done
